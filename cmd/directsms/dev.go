@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+
+	"directsms/directory"
+	"directsms/internal/apperr"
+	"directsms/internal/pgcluster"
+	"directsms/sql/pg"
+)
+
+// demoTenant is the name the demo seeds and finds again on the next run.
+const demoTenant = "Demo Contact Centre"
+
+func runDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg config
+	cfg.bind(fs, getenv)
+	dataDir := fs.String("data-dir", defaultDevDir(getenv), "where the demo's private PostgreSQL keeps its data (reused next time)")
+	reset := fs.Bool("reset", false, "delete the demo's data folder first and start from nothing")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg.AllowPrivateURLs = true
+	if cfg.LogFormat == "json" && getenv("DIRECTSMS_LOG_FORMAT") == "" {
+		cfg.LogFormat = "text"
+	}
+
+	if cfg.DatabaseURL == "" {
+		if *reset {
+			if err := os.RemoveAll(*dataDir); err != nil {
+				return fmt.Errorf("reset %s: %w", *dataDir, err)
+			}
+		}
+		fmt.Fprintf(stderr, "starting a private PostgreSQL in %s ...\n", *dataDir)
+		cluster, err := pgcluster.Start(ctx, *dataDir, false)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			fmt.Fprintln(stderr, "stopping the private PostgreSQL")
+			cluster.Stop() //nolint:errcheck // nothing left to do if it fails on the way out
+		}()
+		if err := ensureDatabase(ctx, cluster.DSN("postgres"), "directsms"); err != nil {
+			return err
+		}
+		cfg.DatabaseURL = cluster.DSN("directsms")
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	log, err := cfg.logger(stderr)
+	if err != nil {
+		return err
+	}
+	db, err := openAndMigrate(ctx, cfg.DatabaseURL, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	seed, err := seedDemo(ctx, db)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (is another directsms running? try --listen :8081): %w", cfg.ListenAddr, err)
+	}
+	return serve(ctx, cfg, db, ln, log, func(addr string) {
+		printDemo(stdout, baseURL(addr), seed)
+	})
+}
+
+// defaultDevDir is a folder the demo owns. As root it lives where the postgres user, which the
+// server must run as, can reach it.
+func defaultDevDir(getenv func(string) string) string {
+	if os.Geteuid() == 0 {
+		return filepath.Join(pgcluster.ParentForRoot(), "directsms-dev")
+	}
+	if d := getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "directsms", "dev")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "directsms", "dev")
+	}
+	return filepath.Join(os.TempDir(), "directsms-dev")
+}
+
+func ensureDatabase(ctx context.Context, adminDSN, name string) error {
+	db, err := pg.Open(ctx, adminDSN)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var exists bool
+	if err := db.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name); err != nil {
+		return fmt.Errorf("look for database %s: %w", name, err)
+	}
+	if exists {
+		return nil
+	}
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	return nil
+}
+
+// demoSeed is what the demo prints: who can call the API, with which key.
+type demoSeed struct {
+	TenantID string
+	Keys     []demoKey
+}
+
+type demoKey struct {
+	Who, Email, Role, UserID, Key string
+}
+
+// seedDemo creates the demo tenant the first time and, every time, issues fresh keys for its
+// users: keys are stored hashed, so the ones printed last time cannot be shown again.
+func seedDemo(ctx context.Context, db *sqlx.DB) (demoSeed, error) {
+	dir := directory.NewStore(db, nil)
+	const adminEmail = "admin@demo.example"
+	tenantID, err := dir.TenantIDByName(ctx, demoTenant)
+	if apperr.IsNotFound(err) {
+		created, cerr := dir.CreateTenant(ctx, directory.NewTenant{
+			Name: demoTenant, AdminEmail: adminEmail, AdminName: "Ada Admin", Region: "US", Timezone: "America/New_York",
+		})
+		if cerr != nil {
+			return demoSeed{}, fmt.Errorf("seed demo: %w", cerr)
+		}
+		tenantID, err = created.TenantID, nil
+	}
+	if err != nil {
+		return demoSeed{}, fmt.Errorf("seed demo: %w", err)
+	}
+	seed := demoSeed{TenantID: tenantID}
+	for _, u := range []demoKey{{Who: "Ada Admin", Email: adminEmail, Role: "admin"}} {
+		id, err := dir.UserIDByEmail(ctx, tenantID, u.Email)
+		if err != nil {
+			return demoSeed{}, fmt.Errorf("seed demo: %w", err)
+		}
+		key, err := dir.CreateAPIKey(ctx, tenantID, id)
+		if err != nil {
+			return demoSeed{}, fmt.Errorf("seed demo: %w", err)
+		}
+		u.UserID, u.Key = id, key.Key
+		seed.Keys = append(seed.Keys, u)
+	}
+	return seed, nil
+}
+
+func baseURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" || host == "::" || host == "0.0.0.0" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+func printDemo(w io.Writer, base string, seed demoSeed) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\ndirectsms demo is running at %s (Ctrl-C stops it)\n\n", base)
+	fmt.Fprintf(&b, "tenant %s\n\n", seed.TenantID)
+	for _, k := range seed.Keys {
+		fmt.Fprintf(&b, "  %-12s %-22s %-10s %s\n", k.Who, k.Email, k.Role, k.Key)
+	}
+	admin := seed.Keys[0]
+	fmt.Fprintf(&b, "\nTry:\n")
+	fmt.Fprintf(&b, "  curl -s %s/readyz\n", base)
+	fmt.Fprintf(&b, "  curl -s -X POST -H 'Authorization: Bearer %s' %s/v1/users/%s/api-keys\n", admin.Key, base, admin.UserID)
+	fmt.Fprintf(&b, "  curl -s %s/openapi.json | head\n\n", base)
+	fmt.Fprint(w, b.String())
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"directsms/directory"
+	"directsms/gateway"
+	"directsms/sql/migrations"
+	"directsms/sql/pg"
+)
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg config
+	cfg.bind(fs, getenv)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	log, err := cfg.logger(stderr)
+	if err != nil {
+		return err
+	}
+	db, err := openAndMigrate(ctx, cfg.DatabaseURL, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+	}
+	return serve(ctx, cfg, db, ln, log, nil)
+}
+
+func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dsn := fs.String("database-url", getenv("DATABASE_URL"), "PostgreSQL URL (env DATABASE_URL)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dsn == "" {
+		return errors.New("DATABASE_URL (or --database-url) is required")
+	}
+	db, err := pg.Open(ctx, *dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	applied, err := migrations.Up(ctx, db.DB)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(stdout, "schema is current")
+	}
+	for _, name := range applied {
+		fmt.Fprintln(stdout, "applied", name)
+	}
+	return nil
+}
+
+func openAndMigrate(ctx context.Context, dsn string, log *slog.Logger) (*sqlx.DB, error) {
+	db, err := pg.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	applied, err := migrations.Up(ctx, db.DB)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	for _, name := range applied {
+		log.Info("applied migration", "name", name)
+	}
+	return db, nil
+}
+
+// serve runs the HTTP server and the background work on ln until ctx ends, then drains
+// in-flight requests within the shutdown timeout. ready, when set, is called once serving.
+func serve(ctx context.Context, cfg config, db *sqlx.DB, ln net.Listener, log *slog.Logger, ready func(addr string)) error {
+	dir := directory.NewStore(db, nil)
+	api := gateway.New(gateway.Config{
+		PublicURL:        cfg.PublicURL,
+		AllowPrivateURLs: cfg.AllowPrivateURLs,
+	}, gateway.Deps{DB: db, Directory: dir, Logger: log})
+
+	// Long-lived requests (event streams) end when the process is asked to stop.
+	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("serving", "addr", ln.Addr().String(), "public_url", cfg.PublicURL)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	cancelBase()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

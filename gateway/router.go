@@ -1,0 +1,131 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+)
+
+// routes builds the whole router. Every route is registered here, with its methods, so the
+// route list and the OpenAPI document can be compared.
+func (s *Server) routes() http.Handler {
+	r := mux.NewRouter()
+	r.NotFoundHandler = http.HandlerFunc(s.notFound)
+	r.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
+	r.Use(s.routeMiddleware)
+
+	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
+	r.Handle("/metrics", s.metricsHandler()).Methods(http.MethodGet)
+	r.HandleFunc("/openapi.json", s.openapi).Methods(http.MethodGet)
+
+	v1 := r.PathPrefix("/v1").Subrouter()
+	v1.NotFoundHandler = r.NotFoundHandler
+	v1.MethodNotAllowedHandler = r.MethodNotAllowedHandler
+	v1.Use(s.authenticate)
+
+	v1.HandleFunc("/users/{id}/api-keys", s.createAPIKey).Methods(http.MethodPost)
+	v1.HandleFunc("/api-keys/{id}", s.deleteAPIKey).Methods(http.MethodDelete)
+
+	return s.outer(r)
+}
+
+// outer wraps the whole router: recovery, request logging, metrics and the body limit apply to
+// every request, matched or not (mux's own middleware skips unmatched ones).
+func (s *Server) outer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		info := &requestInfo{route: "unmatched"}
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(rec, r.Body, s.cfg.MaxBodyBytes)
+		}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.ErrorContext(r.Context(), "panic serving request", "route", info.route, "method", r.Method, "panic", p)
+				if !rec.wrote {
+					writeErrorBody(rec, http.StatusInternalServerError, "internal", "internal error", "")
+				}
+			}
+			elapsed := time.Since(start)
+			s.metrics.observe(info.route, r.Method, rec.status, elapsed)
+			if info.route == "/metrics" || info.route == "/healthz" {
+				return
+			}
+			s.log.InfoContext(r.Context(), "request",
+				"method", r.Method, "route", info.route, "status", rec.status,
+				"duration_ms", float64(elapsed.Microseconds())/1000, "tenant_id", info.tenantID)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// routeMiddleware records the matched route template for logs and metrics.
+func (s *Server) routeMiddleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if route := mux.CurrentRoute(r); route != nil {
+			if tpl, err := route.GetPathTemplate(); err == nil {
+				infoFrom(r.Context()).route = tpl
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	writeErrorBody(w, http.StatusNotFound, "not_found", "no such route: "+r.Method+" "+r.URL.Path, "")
+}
+
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	writeErrorBody(w, http.StatusMethodNotAllowed, "method_not_allowed", "method "+r.Method+" is not allowed on "+r.URL.Path, "")
+}
+
+type requestInfoKey struct{}
+
+// requestInfo is filled in as a request goes through the router, for the outer log line.
+type requestInfo struct {
+	route    string
+	tenantID string
+}
+
+func infoFrom(ctx context.Context) *requestInfo {
+	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
+		return info
+	}
+	return &requestInfo{}
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status = code
+		r.wrote = true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+// Flush lets streaming handlers (server-sent events, CSV exports) flush through the recorder.
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

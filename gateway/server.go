@@ -1,0 +1,73 @@
+package gateway
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"directsms/directory"
+)
+
+// Config is what the HTTP layer needs to know about its deployment.
+type Config struct {
+	// PublicURL is the scheme and host carriers use to reach this server; webhook signatures
+	// are computed over it, not over what the request says behind a proxy.
+	PublicURL string
+	// MaxBodyBytes limits every request body.
+	MaxBodyBytes int64
+	// AllowPrivateURLs lets tenants register callback URLs on private or loopback addresses,
+	// for development only.
+	AllowPrivateURLs bool
+}
+
+// Deps are the domain services the handlers call.
+type Deps struct {
+	DB        *sqlx.DB
+	Directory *directory.Store
+	Logger    *slog.Logger
+	Registry  *prometheus.Registry
+	NowFunc   func() time.Time
+}
+
+// Server serves directsms's HTTP API.
+type Server struct {
+	cfg     Config
+	deps    Deps
+	log     *slog.Logger
+	metrics *metrics
+	handler http.Handler
+}
+
+// DefaultMaxBodyBytes is the body limit when Config leaves it zero: room for a 10,000-row bulk
+// file, far below anything that could hurt the server.
+const DefaultMaxBodyBytes = 2 << 20
+
+// New builds the server and its router.
+func New(cfg Config, deps Deps) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	if deps.NowFunc == nil {
+		deps.NowFunc = time.Now
+	}
+	if deps.Registry == nil {
+		deps.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{cfg: cfg, deps: deps, log: deps.Logger.With("component", "gateway")}
+	s.metrics = newMetrics(deps.Registry)
+	s.handler = s.routes()
+	return s
+}
+
+// ServeHTTP serves one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+func (s *Server) now() time.Time { return s.deps.NowFunc().UTC() }
