@@ -17,14 +17,15 @@ import (
 
 // APIKey is a newly issued key; Key is shown once and only its hash is stored.
 type APIKey struct {
-	ID  string `json:"id"`
-	Key string `json:"key"`
+	ID    string `json:"id"`
+	Key   string `json:"key"`
+	Label string `json:"label"`
 }
 
 const keyPrefix = "dsk_"
 
 const (
-	sqlInsertAPIKey = `INSERT INTO api_keys (tenant_id, user_id, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`
+	sqlInsertAPIKey = `INSERT INTO api_keys (tenant_id, user_id, key_hash, prefix, label, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`
 	sqlAuthenticate = `SELECT k.id, k.tenant_id, k.user_id, u.role
 		FROM api_keys k JOIN users u ON u.id = k.user_id
 		WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.active`
@@ -32,8 +33,11 @@ const (
 	sqlUserActive   = `SELECT true FROM users WHERE tenant_id = $1 AND id = $2 AND active`
 )
 
-// CreateAPIKey issues a new key for an active user of the tenant.
-func (s *Store) CreateAPIKey(ctx context.Context, tenantID, userID string) (APIKey, error) {
+// CreateAPIKey issues a new key for an active user of the tenant; label says what it is for.
+func (s *Store) CreateAPIKey(ctx context.Context, tenantID, userID, label string) (APIKey, error) {
+	if len(label) > 200 {
+		return APIKey{}, apperr.Invalid("label", "invalid_label", "label must be at most 200 characters")
+	}
 	var key APIKey
 	err := pg.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		var ok bool
@@ -43,7 +47,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, tenantID, userID string) (APIK
 			}
 			return fmt.Errorf("find user: %w", err)
 		}
-		k, err := insertAPIKey(ctx, tx, tenantID, userID, s.now())
+		k, err := insertAPIKey(ctx, tx, tenantID, userID, label, s.now())
 		key = k
 		return err
 	})
@@ -53,17 +57,17 @@ func (s *Store) CreateAPIKey(ctx context.Context, tenantID, userID string) (APIK
 	return key, nil
 }
 
-func insertAPIKey(ctx context.Context, tx *sqlx.Tx, tenantID, userID string, now time.Time) (APIKey, error) {
+func insertAPIKey(ctx context.Context, tx *sqlx.Tx, tenantID, userID, label string, now time.Time) (APIKey, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return APIKey{}, fmt.Errorf("generate key: %w", err)
 	}
 	key := keyPrefix + base64.RawURLEncoding.EncodeToString(b)
 	var id string
-	if err := tx.GetContext(ctx, &id, sqlInsertAPIKey, tenantID, userID, hashKey(key), key[:len(keyPrefix)+6], now); err != nil {
+	if err := tx.GetContext(ctx, &id, sqlInsertAPIKey, tenantID, userID, hashKey(key), key[:len(keyPrefix)+6], label, now); err != nil {
 		return APIKey{}, fmt.Errorf("insert api key: %w", err)
 	}
-	return APIKey{ID: id, Key: key}, nil
+	return APIKey{ID: id, Key: key, Label: label}, nil
 }
 
 // RevokeAPIKey revokes a live key of the tenant; from then on it authenticates nothing.

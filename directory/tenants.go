@@ -89,7 +89,7 @@ func (s *Store) CreateTenant(ctx context.Context, in NewTenant) (CreatedTenant, 
 		if _, err := tx.ExecContext(ctx, sqlInsertTeamMember, out.TenantID, teamID, out.AdminUserID); err != nil {
 			return fmt.Errorf("insert admin membership: %w", err)
 		}
-		key, err := insertAPIKey(ctx, tx, out.TenantID, out.AdminUserID, now)
+		key, err := insertAPIKey(ctx, tx, out.TenantID, out.AdminUserID, "created with the tenant", now)
 		if err != nil {
 			return err
 		}

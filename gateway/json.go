@@ -32,6 +32,14 @@ func decodeJSON(r *http.Request, v any) error {
 	return nil
 }
 
+// decodeOptionalJSON is decodeJSON for endpoints whose body may be left out entirely.
+func decodeOptionalJSON(r *http.Request, v any) error {
+	if r.ContentLength == 0 {
+		return nil
+	}
+	return decodeJSON(r, v)
+}
+
 func jsonError(err error) error {
 	var maxErr *http.MaxBytesError
 	var syntaxErr *json.SyntaxError

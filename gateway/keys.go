@@ -21,7 +21,14 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	key, err := s.deps.Directory.CreateAPIKey(r.Context(), p.TenantID, userID)
+	var in struct {
+		Label string `json:"label"`
+	}
+	if err := decodeOptionalJSON(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	key, err := s.deps.Directory.CreateAPIKey(r.Context(), p.TenantID, userID, in.Label)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -149,7 +149,7 @@ func seedDemo(ctx context.Context, db *sqlx.DB) (demoSeed, error) {
 		if err != nil {
 			return demoSeed{}, fmt.Errorf("seed demo: %w", err)
 		}
-		key, err := dir.CreateAPIKey(ctx, tenantID, id)
+		key, err := dir.CreateAPIKey(ctx, tenantID, id, "directsms dev")
 		if err != nil {
 			return demoSeed{}, fmt.Errorf("seed demo: %w", err)
 		}

@@ -166,9 +166,11 @@ CREATE TABLE api_keys (
     user_id     uuid NOT NULL,
     key_hash    bytea NOT NULL,
     prefix      text NOT NULL,
+    label       text NOT NULL DEFAULT '',
     created_at  timestamptz NOT NULL DEFAULT now(),
     revoked_at  timestamptz,
     CONSTRAINT api_keys_key_hash_key UNIQUE (key_hash),
+    CONSTRAINT api_keys_label_check CHECK (length(label) <= 200),
     CONSTRAINT api_keys_user_fkey FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id) ON DELETE CASCADE
 );
 CREATE INDEX api_keys_user_idx ON api_keys (user_id);

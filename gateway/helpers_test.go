@@ -1,0 +1,153 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+
+	"directsms/directory"
+	"directsms/gateway"
+	"directsms/sql/pg"
+	"directsms/sql/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// env is one test's running API over its own database, with one tenant and its admin.
+type env struct {
+	t        *testing.T
+	db       *sqlx.DB
+	srv      *httptest.Server
+	dir      *directory.Store
+	tenantID string
+	adminID  string
+	adminKey string
+}
+
+// newEnv starts the real router over a fresh database and creates a tenant.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	db := pgtest.NewDB(t)
+	dir := directory.NewStore(db, nil)
+	api := gateway.New(gateway.Config{PublicURL: "https://sms.example.com"}, gateway.Deps{
+		DB: db, Directory: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	e := &env{t: t, db: db, srv: srv, dir: dir}
+	e.tenantID, e.adminID, e.adminKey = e.newTenant("Acme")
+	return e
+}
+
+// newTenant creates another tenant in the same database and returns its id, admin and key.
+func (e *env) newTenant(name string) (tenantID, adminID, key string) {
+	e.t.Helper()
+	c, err := e.dir.CreateTenant(context.Background(), directory.NewTenant{Name: name, AdminEmail: "admin@" + strings.ToLower(name) + ".example"})
+	if err != nil {
+		e.t.Fatalf("create tenant %s: %v", name, err)
+	}
+	return c.TenantID, c.AdminUserID, c.APIKey
+}
+
+// response is a decoded API answer.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body as an object.
+func (r response) JSON(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("decode %q: %v", r.Body, err)
+	}
+	return m
+}
+
+// ErrorCode is the error.code of an error answer, or "".
+func (r response) ErrorCode() string {
+	var body struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	json.Unmarshal(r.Body, &body) //nolint:errcheck // a non-error body has no code
+	return body.Error.Code
+}
+
+// do sends a request with key as the bearer (none when empty); body is JSON-encoded unless it
+// is a string or []byte, which are sent as they are.
+func (e *env) do(method, path, key string, body any) response {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		buf, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatalf("encode body: %v", err)
+		}
+		rd = bytes.NewReader(buf)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	if err != nil {
+		e.t.Fatalf("new request: %v", err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatalf("read body: %v", err)
+	}
+	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// expect fails the test unless the answer has the wanted status and, when code is set, error
+// code.
+func expect(t *testing.T, r response, status int, code string) {
+	t.Helper()
+	if r.Status != status || (code != "" && r.ErrorCode() != code) {
+		t.Fatalf("got %d %s, want %d %s", r.Status, r.Body, status, code)
+	}
+}
+
+// adminDB connects to the test server's maintenance database.
+func adminDB(t *testing.T) *sqlx.DB {
+	t.Helper()
+	db, err := pg.Open(context.Background(), pgtest.AdminDSN(t))
+	if err != nil {
+		t.Fatalf("open admin database: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func mustExec(t *testing.T, db *sqlx.DB, query string, args ...any) {
+	t.Helper()
+	if _, err := db.Exec(query, args...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
