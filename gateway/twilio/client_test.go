@@ -196,6 +196,8 @@ func TestClientSendUndecodableSuccessIsNotRetried(t *testing.T) {
 func TestClientSendTransportErrors(t *testing.T) {
 	t.Parallel()
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The server notices a client hang-up only once the body is read.
+		io.Copy(io.Discard, r.Body)
 		select {
 		case <-r.Context().Done():
 		case <-time.After(5 * time.Second):

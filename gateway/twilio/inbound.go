@@ -113,11 +113,8 @@ func ParseInbound(form url.Values) (Inbound, error) {
 	if in.MessageSid, err = messageSid(form); err != nil {
 		return Inbound{}, err
 	}
-	if in.AccountSid, err = required(form, "AccountSid"); err != nil {
+	if in.AccountSid, err = accountSid(form); err != nil {
 		return Inbound{}, err
-	}
-	if !isSid(in.AccountSid, "AC") {
-		return Inbound{}, &FieldError{Field: "AccountSid", Message: "must be AC followed by 32 hex digits"}
 	}
 	if in.MessagingServiceSid, err = single(form, "MessagingServiceSid"); err != nil {
 		return Inbound{}, err
@@ -160,11 +157,8 @@ func ParseStatus(form url.Values) (StatusCallback, error) {
 	if s.MessageSid, err = messageSid(form); err != nil {
 		return StatusCallback{}, err
 	}
-	if s.AccountSid, err = required(form, "AccountSid"); err != nil {
+	if s.AccountSid, err = accountSid(form); err != nil {
 		return StatusCallback{}, err
-	}
-	if !isSid(s.AccountSid, "AC") {
-		return StatusCallback{}, &FieldError{Field: "AccountSid", Message: "must be AC followed by 32 hex digits"}
 	}
 	// SmsStatus is the legacy name Twilio still sends alongside MessageStatus.
 	if s.MessageStatus, err = firstOf(form, "MessageStatus", "SmsStatus"); err != nil {
@@ -194,6 +188,14 @@ func messageSid(form url.Values) (string, error) {
 		return "", &FieldError{Field: "MessageSid", Message: "must be SM or MM followed by 32 hex digits"}
 	}
 	return sid, nil
+}
+
+func accountSid(form url.Values) (string, error) {
+	sid, err := required(form, "AccountSid")
+	if err == nil && !isSid(sid, "AC") {
+		err = &FieldError{Field: "AccountSid", Message: "must be AC followed by 32 hex digits"}
+	}
+	return sid, err
 }
 
 // firstOf returns the first of names that is present, or a missing-field
