@@ -73,9 +73,14 @@ func NewDSN(t testing.TB) string {
 	if setupErr != nil {
 		t.Fatalf("test PostgreSQL: %v", setupErr)
 	}
+	return createDatabase(t, template)
+}
+
+func createDatabase(t testing.TB, from string) string {
+	t.Helper()
 	name := "directsms_t_" + randomHex(8)
 	ctx := context.Background()
-	if _, err := admin.ExecContext(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, template)); err != nil {
+	if _, err := admin.ExecContext(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, from)); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
 	t.Cleanup(func() {
@@ -88,6 +93,17 @@ func NewDSN(t testing.TB) string {
 	u := *adminURL
 	u.Path = "/" + name
 	return u.String()
+}
+
+// NewEmptyDSN creates a new database with no schema at all, dropped when t ends: for tests of
+// the migrations themselves.
+func NewEmptyDSN(t testing.TB) string {
+	t.Helper()
+	once.Do(func() { setupErr = setup() })
+	if setupErr != nil {
+		t.Fatalf("test PostgreSQL: %v", setupErr)
+	}
+	return createDatabase(t, "template0")
 }
 
 // AdminDSN returns the connection string of the server's maintenance database, for tests that
