@@ -14,9 +14,10 @@
 // from any server); the same URL serves both carriers, whose paths do not
 // overlap.
 //
-// It signs with gateway/twilio and gateway/telnyx, whose own tests pin the
-// signature schemes to the carriers' published vectors. It is not built into
-// production paths: only tests and the dev command import it.
+// It signs with gateway/twilio and gateway/telnyx, whose own tests pin both
+// schemes independently of this package (Twilio's published test vector,
+// Ed25519 over timestamp|body). It imports nothing else of directsms; only
+// tests and the dev command may import it, never a production path.
 package fakecarrier
 
 import (
