@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"sort"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -29,7 +30,66 @@ func (s *Server) routes() http.Handler {
 	v1.HandleFunc("/users/{id}/api-keys", s.createAPIKey).Methods(http.MethodPost)
 	v1.HandleFunc("/api-keys/{id}", s.deleteAPIKey).Methods(http.MethodDelete)
 
+	// Directory: tenant settings, users with their channels and status, teams, queues.
+	v1.HandleFunc("/settings", s.getSettings).Methods(http.MethodGet)
+	v1.HandleFunc("/settings", s.updateSettings).Methods(http.MethodPatch)
+	v1.HandleFunc("/users", s.createUser).Methods(http.MethodPost)
+	v1.HandleFunc("/users", s.listUsers).Methods(http.MethodGet)
+	v1.HandleFunc("/users/{id}", s.getUser).Methods(http.MethodGet)
+	v1.HandleFunc("/users/{id}", s.updateUser).Methods(http.MethodPatch)
+	v1.HandleFunc("/users/{id}", s.deactivateUser).Methods(http.MethodDelete)
+	v1.HandleFunc("/users/{id}/channels", s.listUserChannels).Methods(http.MethodGet)
+	v1.HandleFunc("/users/{id}/channels/{channel}", s.updateUserChannel).Methods(http.MethodPatch)
+	v1.HandleFunc("/users/{id}/status", s.setUserStatus).Methods(http.MethodPut)
+	v1.HandleFunc("/teams", s.createTeam).Methods(http.MethodPost)
+	v1.HandleFunc("/teams", s.listTeams).Methods(http.MethodGet)
+	v1.HandleFunc("/teams/{id}", s.getTeam).Methods(http.MethodGet)
+	v1.HandleFunc("/teams/{id}", s.updateTeam).Methods(http.MethodPatch)
+	v1.HandleFunc("/teams/{id}", s.deleteTeam).Methods(http.MethodDelete)
+	v1.HandleFunc("/teams/{id}/members/{user_id}", s.putTeamMember).Methods(http.MethodPut)
+	v1.HandleFunc("/teams/{id}/members/{user_id}", s.deleteTeamMember).Methods(http.MethodDelete)
+	v1.HandleFunc("/queues", s.createQueue).Methods(http.MethodPost)
+	v1.HandleFunc("/queues", s.listQueues).Methods(http.MethodGet)
+	v1.HandleFunc("/queues/{id}", s.getQueue).Methods(http.MethodGet)
+	v1.HandleFunc("/queues/{id}", s.updateQueue).Methods(http.MethodPatch)
+	v1.HandleFunc("/queues/{id}", s.deleteQueue).Methods(http.MethodDelete)
+	v1.HandleFunc("/queues/{id}/members", s.putQueueMembers).Methods(http.MethodPut)
+
+	s.router = r
 	return s.outer(r)
+}
+
+// Route is one method and path template the router serves.
+type Route struct {
+	Method string
+	Path   string
+}
+
+// Routes lists every method and path template the router serves, sorted, so tests can compare
+// them with the OpenAPI document.
+func (s *Server) Routes() []Route {
+	var out []Route
+	s.router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error { //nolint:errcheck // the walk function never fails
+		tpl, err := route.GetPathTemplate()
+		if err != nil {
+			return nil
+		}
+		methods, err := route.GetMethods()
+		if err != nil {
+			return nil // a path prefix, not an endpoint
+		}
+		for _, m := range methods {
+			out = append(out, Route{Method: m, Path: tpl})
+		}
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Path != out[j].Path {
+			return out[i].Path < out[j].Path
+		}
+		return out[i].Method < out[j].Method
+	})
+	return out
 }
 
 // outer wraps the whole router: recovery, request logging, metrics and the body limit apply to

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gorilla/mux"
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -38,6 +39,7 @@ type Server struct {
 	deps    Deps
 	log     *slog.Logger
 	metrics *metrics
+	router  *mux.Router
 	handler http.Handler
 }
 

@@ -1,0 +1,4 @@
+package directory
+
+// NormalizePersonalNumber exposes the private number rule to the tests.
+var NormalizePersonalNumber = normalizePersonalNumber
