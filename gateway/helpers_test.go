@@ -26,6 +26,7 @@ type env struct {
 	t        *testing.T
 	db       *sqlx.DB
 	srv      *httptest.Server
+	api      *gateway.Server
 	dir      *directory.Store
 	tenantID string
 	adminID  string
@@ -42,9 +43,16 @@ func newEnv(t *testing.T) *env {
 	})
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	e := &env{t: t, db: db, srv: srv, dir: dir}
+	e := &env{t: t, db: db, srv: srv, api: api, dir: dir}
 	e.tenantID, e.adminID, e.adminKey = e.newTenant("Acme")
 	return e
+}
+
+// with is e for a subtest: its helpers fail t rather than the test that made e.
+func (e *env) with(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
 }
 
 // newTenant creates another tenant in the same database and returns its id, admin and key.
@@ -132,6 +140,35 @@ func expect(t *testing.T, r response, status int, code string) {
 	if r.Status != status || (code != "" && r.ErrorCode() != code) {
 		t.Fatalf("got %d %s, want %d %s", r.Status, r.Body, status, code)
 	}
+}
+
+// id returns the "id" of a created or fetched resource, failing unless the answer has status.
+func (e *env) id(r response, status int) string {
+	e.t.Helper()
+	expect(e.t, r, status, "")
+	id, _ := r.JSON(e.t)["id"].(string)
+	if id == "" {
+		e.t.Fatalf("got %s, want an id", r.Body)
+	}
+	return id
+}
+
+// team creates a team as the admin.
+func (e *env) team(name string) string {
+	e.t.Helper()
+	return e.id(e.do(http.MethodPost, "/v1/teams", e.adminKey, map[string]any{"name": name}), http.StatusCreated)
+}
+
+// user creates an available user with role in teams (the first primary) as the admin and
+// returns its id and a key for it.
+func (e *env) user(name string, role directory.Role, teams ...string) (id, key string) {
+	e.t.Helper()
+	id = e.id(e.do(http.MethodPost, "/v1/users", e.adminKey, map[string]any{
+		"name": name, "email": strings.ToLower(strings.ReplaceAll(name, " ", ".")) + "@acme.example", "role": role, "team_ids": teams, "status": "available",
+	}), http.StatusCreated)
+	r := e.do(http.MethodPost, "/v1/users/"+id+"/api-keys", e.adminKey, nil)
+	expect(e.t, r, http.StatusCreated, "")
+	return id, r.JSON(e.t)["key"].(string)
 }
 
 // adminDB connects to the test server's maintenance database.

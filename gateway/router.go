@@ -22,10 +22,7 @@ func (s *Server) routes() http.Handler {
 	r.Handle("/metrics", s.metricsHandler()).Methods(http.MethodGet)
 	r.HandleFunc("/openapi.json", s.openapi).Methods(http.MethodGet)
 
-	v1 := r.PathPrefix("/v1").Subrouter()
-	v1.NotFoundHandler = r.NotFoundHandler
-	v1.MethodNotAllowedHandler = r.MethodNotAllowedHandler
-	v1.Use(s.authenticate)
+	v1 := apiRoutes{router: r, auth: s.authenticate}
 
 	v1.HandleFunc("/users/{id}/api-keys", s.createAPIKey).Methods(http.MethodPost)
 	v1.HandleFunc("/api-keys/{id}", s.deleteAPIKey).Methods(http.MethodDelete)
@@ -57,6 +54,20 @@ func (s *Server) routes() http.Handler {
 
 	s.router = r
 	return s.outer(r)
+}
+
+// apiRoutes registers the /v1 routes on the root router, each behind authentication. A mux
+// subrouter would be simpler, but mux 1.8.1 answers 404 instead of 405 for a wrong method on a
+// subrouter path whenever another route follows it (the subrouter's prefix matcher, copied into
+// every route, clears the method mismatch).
+type apiRoutes struct {
+	router *mux.Router
+	auth   func(http.Handler) http.Handler
+}
+
+// HandleFunc registers h at "/v1" + path; add .Methods() as on a mux route.
+func (a apiRoutes) HandleFunc(path string, h http.HandlerFunc) *mux.Route {
+	return a.router.Handle("/v1"+path, a.auth(h))
 }
 
 // Route is one method and path template the router serves.
