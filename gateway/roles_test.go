@@ -12,11 +12,11 @@ import (
 // The actors of the role matrix, each acting on a target user who is an agent in team A (and
 // in team X, so a team membership can be removed).
 const (
-	asAdmin           = iota // the tenant's admin
-	asSupervisorOfTeam       // a supervisor of team A, the target's team
-	asSupervisorOther        // a supervisor of team B only
-	asAgentOnOther           // another agent of team A, acting on the target
-	asAgentOnItself          // the target itself
+	asAdmin            = iota // the tenant's admin
+	asSupervisorOfTeam        // a supervisor of team A, the target's team
+	asSupervisorOther         // a supervisor of team B only
+	asAgentOnOther            // another agent of team A, acting on the target
+	asAgentOnItself           // the target itself
 	actorCount
 )
 
