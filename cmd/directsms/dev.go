@@ -115,9 +115,11 @@ func ensureDatabase(ctx context.Context, adminDSN, name string) error {
 	return nil
 }
 
-// demoSeed is what the demo prints: who can call the API, with which key.
+// demoSeed is what the demo prints: who can call the API, with which key, and what to try.
 type demoSeed struct {
 	TenantID string
+	TeamID   string
+	QueueID  string
 	Keys     []demoKey
 }
 
@@ -125,35 +127,87 @@ type demoKey struct {
 	Who, Email, Role, UserID, Key string
 }
 
-// seedDemo creates the demo tenant the first time and, every time, issues fresh keys for its
-// users: keys are stored hashed, so the ones printed last time cannot be shown again.
+// The demo's directory: its admin (created with the tenant), two available agents in team
+// Support, and the SMS queue Sales that Support answers.
+const (
+	demoAdminEmail = "admin@demo.example"
+	demoTeam       = "Support"
+	demoQueue      = "Sales"
+)
+
+var demoAgents = []demoKey{
+	{Who: "Alice Agent", Email: "alice@demo.example", Role: string(directory.RoleAgent)},
+	{Who: "Bob Agent", Email: "bob@demo.example", Role: string(directory.RoleAgent)},
+}
+
+// seedDemo creates the demo tenant and its directory the first time, finding each part again
+// by name or email on later runs so nothing is created twice, and every time issues fresh keys
+// for its users: keys are stored hashed, so the ones printed last time cannot be shown again.
 func seedDemo(ctx context.Context, db *sqlx.DB) (demoSeed, error) {
-	dir := directory.NewStore(db, nil)
-	const adminEmail = "admin@demo.example"
-	tenantID, err := dir.TenantIDByName(ctx, demoTenant)
-	if apperr.IsNotFound(err) {
-		created, cerr := dir.CreateTenant(ctx, directory.NewTenant{
-			Name: demoTenant, AdminEmail: adminEmail, AdminName: "Ada Admin", Region: "US", Timezone: "America/New_York",
-		})
-		if cerr != nil {
-			return demoSeed{}, fmt.Errorf("seed demo: %w", cerr)
-		}
-		tenantID, err = created.TenantID, nil
-	}
+	seed, err := seedDemoDirectory(ctx, directory.NewStore(db, nil))
 	if err != nil {
 		return demoSeed{}, fmt.Errorf("seed demo: %w", err)
 	}
+	return seed, nil
+}
+
+func seedDemoDirectory(ctx context.Context, dir *directory.Store) (demoSeed, error) {
+	tenantID, err := dir.TenantIDByName(ctx, demoTenant)
+	if apperr.IsNotFound(err) {
+		created, cerr := dir.CreateTenant(ctx, directory.NewTenant{
+			Name: demoTenant, AdminEmail: demoAdminEmail, AdminName: "Ada Admin", Region: "US", Timezone: "America/New_York",
+		})
+		tenantID, err = created.TenantID, cerr
+	}
+	if err != nil {
+		return demoSeed{}, err
+	}
+	adminID, err := dir.UserIDByEmail(ctx, tenantID, demoAdminEmail)
+	if err != nil {
+		return demoSeed{}, err
+	}
+	admin := directory.Principal{TenantID: tenantID, UserID: adminID, Role: directory.RoleAdmin}
 	seed := demoSeed{TenantID: tenantID}
-	for _, u := range []demoKey{{Who: "Ada Admin", Email: adminEmail, Role: "admin"}} {
+
+	seed.TeamID, err = dir.TeamIDByName(ctx, tenantID, demoTeam)
+	if apperr.IsNotFound(err) {
+		var team directory.Team
+		team, err = dir.CreateTeam(ctx, admin, directory.NewTeam{Name: demoTeam})
+		seed.TeamID = team.ID
+	}
+	if err != nil {
+		return demoSeed{}, err
+	}
+	users := append([]demoKey{{Who: "Ada Admin", Email: demoAdminEmail, Role: string(directory.RoleAdmin), UserID: adminID}}, demoAgents...)
+	for i, u := range users[1:] {
 		id, err := dir.UserIDByEmail(ctx, tenantID, u.Email)
-		if err != nil {
-			return demoSeed{}, fmt.Errorf("seed demo: %w", err)
+		if apperr.IsNotFound(err) {
+			var created directory.User
+			created, err = dir.CreateUser(ctx, admin, directory.NewUser{
+				Name: u.Who, Email: u.Email, Role: directory.Role(u.Role), TeamIDs: []string{seed.TeamID}, Status: directory.StatusAvailable,
+			})
+			id = created.ID
 		}
-		key, err := dir.CreateAPIKey(ctx, tenantID, id, "directsms dev")
 		if err != nil {
-			return demoSeed{}, fmt.Errorf("seed demo: %w", err)
+			return demoSeed{}, err
 		}
-		u.UserID, u.Key = id, key.Key
+		users[i+1].UserID = id
+	}
+	seed.QueueID, err = dir.QueueIDByName(ctx, tenantID, demoQueue)
+	if apperr.IsNotFound(err) {
+		var queue directory.Queue
+		queue, err = dir.CreateQueue(ctx, admin, directory.NewQueue{Name: demoQueue, Kind: directory.QueueSMS, TeamIDs: []string{seed.TeamID}})
+		seed.QueueID = queue.ID
+	}
+	if err != nil {
+		return demoSeed{}, err
+	}
+	for _, u := range users {
+		key, err := dir.CreateAPIKey(ctx, tenantID, u.UserID, "directsms dev")
+		if err != nil {
+			return demoSeed{}, err
+		}
+		u.Key = key.Key
 		seed.Keys = append(seed.Keys, u)
 	}
 	return seed, nil
@@ -170,14 +224,16 @@ func baseURL(addr string) string {
 func printDemo(w io.Writer, base string, seed demoSeed) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\ndirectsms demo is running at %s (Ctrl-C stops it)\n\n", base)
-	fmt.Fprintf(&b, "tenant %s\n\n", seed.TenantID)
+	fmt.Fprintf(&b, "tenant %s, team %s %s, sms queue %s %s\n\n", seed.TenantID, demoTeam, seed.TeamID, demoQueue, seed.QueueID)
 	for _, k := range seed.Keys {
 		fmt.Fprintf(&b, "  %-12s %-22s %-10s %s\n", k.Who, k.Email, k.Role, k.Key)
 	}
-	admin := seed.Keys[0]
+	admin, alice := seed.Keys[0], seed.Keys[1]
 	fmt.Fprintf(&b, "\nTry:\n")
-	fmt.Fprintf(&b, "  curl -s %s/readyz\n", base)
-	fmt.Fprintf(&b, "  curl -s -X POST -H 'Authorization: Bearer %s' %s/v1/users/%s/api-keys\n", admin.Key, base, admin.UserID)
+	fmt.Fprintf(&b, "  curl -s -H 'Authorization: Bearer %s' %s/v1/users\n", admin.Key, base)
+	fmt.Fprintf(&b, "  curl -s -X PUT -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"status\": \"away\"}' %s/v1/users/%s/status\n", alice.Key, base, alice.UserID)
+	fmt.Fprintf(&b, "  curl -s -H 'Authorization: Bearer %s' %s/v1/queues/%s\n", admin.Key, base, seed.QueueID)
+	fmt.Fprintf(&b, "  curl -s -H 'Authorization: Bearer %s' %s/v1/users/%s/channels\n", admin.Key, base, alice.UserID)
 	fmt.Fprintf(&b, "  curl -s %s/openapi.json | head\n\n", base)
 	fmt.Fprint(w, b.String())
 }
