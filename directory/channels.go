@@ -138,7 +138,7 @@ func (s *Store) UpdateUserChannel(ctx context.Context, by Principal, userID stri
 	}
 	var out UserChannel
 	err := pg.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-		cur, err := getUser(ctx, tx, sqlSelectUserForUpdate, by.TenantID, userID)
+		cur, err := lockUser(ctx, tx, by.TenantID, userID)
 		if err != nil {
 			return err
 		}

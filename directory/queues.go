@@ -531,7 +531,7 @@ func writeQueueMembers(ctx context.Context, tx *sqlx.Tx, tenantID, queueID strin
 	}
 	for _, id := range diff(next.TeamIDs, old.TeamIDs) {
 		if _, err := tx.ExecContext(ctx, sqlInsertQueueTeam, tenantID, queueID, id); err != nil {
-			return fmt.Errorf("add member team %s: %w", id, err)
+			return goneError(err, "team_ids", "unknown_team", "team", "add member team "+id)
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package directory_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/jmoiron/sqlx"
@@ -134,5 +135,79 @@ func TestPersonalQueue_ReadOnlyThroughTheStore(t *testing.T) {
 	q, err := f.store.GetQueue(f.ctx, f.admin.TenantID, first)
 	if err != nil || !q.Personal || len(q.UserIDs) != 1 || q.UserIDs[0] != agent {
 		t.Fatalf("got %+v, %v; want a personal queue with the agent as its one member", q, err)
+	}
+}
+
+func TestRemoveTeamMember_ConcurrentRemovalsKeepOneTeam(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	teams := []string{f.team("A"), f.team("B")}
+	for round := range 5 {
+		u := f.user(fmt.Sprintf("u%d", round), directory.StatusOffline, teams...)
+		errs := make(chan error, len(teams))
+		for _, team := range teams {
+			go func() { errs <- f.store.RemoveTeamMember(f.ctx, f.admin, team, u) }()
+		}
+		var removed, refused int
+		for range teams {
+			switch err := <-errs; {
+			case err == nil:
+				removed++
+			case apperr.HasCode(err, "last_team"):
+				refused++
+			default:
+				t.Fatalf("round %d: got %v, want nil or last_team", round, err)
+			}
+		}
+		got, err := f.store.GetUser(f.ctx, f.admin.TenantID, u)
+		if err != nil || removed != 1 || refused != 1 || len(got.TeamIDs) != 1 || got.PrimaryTeamID != got.TeamIDs[0] {
+			t.Fatalf("round %d: got %d removed, %d refused, user %+v, %v; want one of each and one team left as primary", round, removed, refused, got, err)
+		}
+	}
+}
+
+func TestDemotion_ConcurrentAdminsKeepOneAdmin(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	team := f.team("Ops")
+	second, err := f.store.CreateUser(f.ctx, f.admin, directory.NewUser{Name: "Second", Email: "second@acme.example", Role: directory.RoleAdmin, TeamIDs: []string{team}})
+	if err != nil {
+		t.Fatalf("create admin: %v", err)
+	}
+	secondP := directory.Principal{TenantID: f.admin.TenantID, UserID: second.ID, Role: directory.RoleAdmin}
+	errs := make(chan error, 2)
+	go func() {
+		_, err := f.store.UpdateUser(f.ctx, f.admin, second.ID, directory.UserUpdate{Role: ptr(directory.RoleAgent)})
+		errs <- err
+	}()
+	go func() { errs <- f.store.DeactivateUser(f.ctx, secondP, f.admin.UserID) }()
+	var refused int
+	for range 2 {
+		if err := <-errs; apperr.HasCode(err, "last_admin") {
+			refused++
+		} else if err != nil {
+			t.Fatalf("got %v, want nil or last_admin", err)
+		}
+	}
+	admins, err := f.store.FindUsers(f.ctx, f.admin.TenantID, directory.UserFilter{Role: directory.RoleAdmin, Page: directory.Page{Limit: 10}})
+	if err != nil || len(admins) != 1 || refused != 1 {
+		t.Fatalf("got %d active admins (%v), %d refused; want exactly one admin left", len(admins), err, refused)
+	}
+}
+
+func TestSchema_ActiveUserKeepsATeam(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	u := f.user("ann", directory.StatusOffline, f.team("A"))
+	_, err := f.db.Exec(`UPDATE users SET primary_team_id = NULL WHERE id = $1`, u)
+	if !pg.IsViolation(err, "users_primary_team_check") {
+		t.Fatalf("got %v clearing an active user's primary team, want users_primary_team_check", err)
+	}
+	err = pg.InTx(f.ctx, f.db, func(tx *sqlx.Tx) error {
+		_, err := tx.Exec(`DELETE FROM team_members WHERE user_id = $1`, u)
+		return err
+	})
+	if !pg.IsViolation(err, "users_primary_team_fkey") {
+		t.Fatalf("got %v deleting an active user's memberships, want users_primary_team_fkey at commit", err)
 	}
 }

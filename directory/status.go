@@ -85,7 +85,7 @@ func (s *Store) ChangeStatus(ctx context.Context, by Principal, userID string, s
 	}
 	var out User
 	err := pg.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-		cur, err := getUser(ctx, tx, sqlSelectUserForUpdate, by.TenantID, userID)
+		cur, err := lockUser(ctx, tx, by.TenantID, userID)
 		if err != nil {
 			return err
 		}
@@ -104,7 +104,7 @@ func (s *Store) ChangeStatus(ctx context.Context, by Principal, userID string, s
 		if _, err := setStatus(ctx, tx, by.TenantID, cur.ID, status, reason, by.UserID, s.now()); err != nil {
 			return err
 		}
-		out, err = getUser(ctx, tx, sqlSelectUser, by.TenantID, cur.ID)
+		out, err = getUser(ctx, tx, by.TenantID, cur.ID)
 		return err
 	})
 	if err != nil {

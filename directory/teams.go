@@ -199,7 +199,7 @@ func (s *Store) DeleteTeam(ctx context.Context, by Principal, teamID string) err
 			return apperr.Conflict("last_team", fmt.Sprintf("the team is the only team of %d of its members (user %s); give them another team first", len(stranded), stranded[0]))
 		}
 		if _, err := tx.ExecContext(ctx, sqlMovePrimary, by.TenantID, cur.ID, pq.Array(members)); err != nil {
-			return fmt.Errorf("move primary teams: %w", err)
+			return primaryError(err)
 		}
 		if _, err := tx.ExecContext(ctx, sqlDeleteTeam, by.TenantID, cur.ID); err != nil {
 			if pg.Code(err) == pg.CodeForeignKeyViolation {
@@ -224,7 +224,7 @@ func (s *Store) AddTeamMember(ctx context.Context, by Principal, teamID, userID 
 		if err != nil {
 			return err
 		}
-		u, err := getUser(ctx, tx, sqlSelectUserForUpdate, by.TenantID, userID)
+		u, err := lockUser(ctx, tx, by.TenantID, userID)
 		if err != nil {
 			return err
 		}
@@ -242,7 +242,7 @@ func (s *Store) AddTeamMember(ctx context.Context, by Principal, teamID, userID 
 				return fmt.Errorf("insert member: %w", err)
 			}
 		}
-		out, err = getUser(ctx, tx, sqlSelectUser, by.TenantID, u.ID)
+		out, err = getUser(ctx, tx, by.TenantID, u.ID)
 		return err
 	})
 	if err != nil {
@@ -260,7 +260,7 @@ func (s *Store) RemoveTeamMember(ctx context.Context, by Principal, teamID, user
 		if err != nil {
 			return err
 		}
-		u, err := getUser(ctx, tx, sqlSelectUserForUpdate, by.TenantID, userID)
+		u, err := lockUser(ctx, tx, by.TenantID, userID)
 		if err != nil {
 			return err
 		}
@@ -277,7 +277,7 @@ func (s *Store) RemoveTeamMember(ctx context.Context, by Principal, teamID, user
 			return apperr.Conflict("last_team", "this is the user's only team; a user belongs to at least one team")
 		}
 		if _, err := tx.ExecContext(ctx, sqlMovePrimary, by.TenantID, team.ID, pq.Array([]string{u.ID})); err != nil {
-			return fmt.Errorf("move primary team: %w", err)
+			return primaryError(err)
 		}
 		if _, err := tx.ExecContext(ctx, sqlDeleteTeamUser, by.TenantID, team.ID, u.ID); err != nil {
 			return fmt.Errorf("delete member: %w", err)
@@ -303,6 +303,14 @@ func mayManageTeam(ctx context.Context, tx *sqlx.Tx, by Principal, teamID string
 		return apperr.Forbidden("supervisors manage only their own teams")
 	}
 	return nil
+}
+
+// primaryError reports the database refusing an active user with no team left as last_team.
+func primaryError(err error) error {
+	if pg.IsViolation(err, "users_primary_team_check") {
+		return apperr.Conflict("last_team", "a user belongs to at least one team")
+	}
+	return fmt.Errorf("move primary teams: %w", err)
 }
 
 func teamWriteError(err error) error {

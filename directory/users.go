@@ -93,9 +93,9 @@ const userColumns = `u.id, u.name, u.email, u.role, u.extension, u.personal_numb
 	(SELECT q.id FROM queues q WHERE q.personal_user_id = u.id) AS personal_queue_id`
 
 const (
-	sqlSelectUser          = `SELECT ` + userColumns + ` FROM users u WHERE u.tenant_id = $1 AND u.id = $2`
-	sqlSelectUserForUpdate = sqlSelectUser + ` FOR UPDATE OF u`
-	sqlFindUsers           = `SELECT ` + userColumns + ` FROM users u
+	sqlSelectUser = `SELECT ` + userColumns + ` FROM users u WHERE u.tenant_id = $1 AND u.id = $2`
+	sqlLockUser   = `SELECT id FROM users WHERE tenant_id = $1 AND id = $2 FOR UPDATE`
+	sqlFindUsers  = `SELECT ` + userColumns + ` FROM users u
 		WHERE u.tenant_id = $1
 		  AND (CAST($2 AS uuid) IS NULL OR u.id > CAST($2 AS uuid))
 		  AND (CAST($3 AS uuid) IS NULL OR EXISTS (SELECT 1 FROM team_members tm WHERE tm.user_id = u.id AND tm.team_id = CAST($3 AS uuid)))
@@ -178,12 +178,12 @@ func strOrNil(s *string) any {
 	return *s
 }
 
-func getUser(ctx context.Context, q sqlx.QueryerContext, query, tenantID, userID string) (User, error) {
+func getUser(ctx context.Context, q sqlx.QueryerContext, tenantID, userID string) (User, error) {
 	if !validUUID(userID) {
 		return User{}, apperr.NotFound("user")
 	}
 	var row userRow
-	err := sqlx.GetContext(ctx, q, &row, query, tenantID, strings.ToLower(userID))
+	err := sqlx.GetContext(ctx, q, &row, sqlSelectUser, tenantID, strings.ToLower(userID))
 	if err == pg.ErrNoRows {
 		return User{}, apperr.NotFound("user")
 	}
@@ -193,10 +193,29 @@ func getUser(ctx context.Context, q sqlx.QueryerContext, query, tenantID, userID
 	return row.user(), nil
 }
 
+// lockUser locks a user's row for the rest of tx and then reads the user. The read is its own
+// statement so it sees what committed while the lock was awaited: a single SELECT … FOR UPDATE
+// would re-check the row but answer its teams from the snapshot taken before the wait, and two
+// removals of a user's last two teams would each see the other team still there.
+func lockUser(ctx context.Context, tx *sqlx.Tx, tenantID, userID string) (User, error) {
+	if !validUUID(userID) {
+		return User{}, apperr.NotFound("user")
+	}
+	var id string
+	err := tx.GetContext(ctx, &id, sqlLockUser, tenantID, strings.ToLower(userID))
+	if err == pg.ErrNoRows {
+		return User{}, apperr.NotFound("user")
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("lock user %s: %w", userID, err)
+	}
+	return getUser(ctx, tx, tenantID, id)
+}
+
 // GetUser returns a user of the tenant, active or not, with its teams, primary team, backup and
 // personal queue.
 func (s *Store) GetUser(ctx context.Context, tenantID, userID string) (User, error) {
-	return getUser(ctx, s.db, sqlSelectUser, tenantID, userID)
+	return getUser(ctx, s.db, tenantID, userID)
 }
 
 // FindUsers lists the tenant's users matching f, ordered by id, one page (Limit+1 rows, so the
@@ -304,13 +323,13 @@ func (s *Store) CreateUser(ctx context.Context, by Principal, in NewUser) (User,
 		}
 		for _, team := range teamIDs {
 			if _, err := tx.ExecContext(ctx, sqlInsertTeamMember, by.TenantID, team, id); err != nil {
-				return fmt.Errorf("add to team %s: %w", team, err)
+				return goneError(err, "team_ids", "unknown_team", "team", "add to team "+team)
 			}
 		}
 		if err := recordStatus(ctx, tx, by.TenantID, id, in.Status, "created", by.UserID, now); err != nil {
 			return err
 		}
-		out, err = getUser(ctx, tx, sqlSelectUser, by.TenantID, id)
+		out, err = getUser(ctx, tx, by.TenantID, id)
 		return err
 	})
 	if err != nil {
@@ -328,7 +347,7 @@ func (s *Store) UpdateUser(ctx context.Context, by Principal, userID string, upd
 	}
 	var out User
 	err := pg.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-		cur, err := getUser(ctx, tx, sqlSelectUserForUpdate, by.TenantID, userID)
+		cur, err := lockUser(ctx, tx, by.TenantID, userID)
 		if err != nil {
 			return err
 		}
@@ -369,7 +388,7 @@ func (s *Store) UpdateUser(ctx context.Context, by Principal, userID string, upd
 				return err
 			}
 		}
-		out, err = getUser(ctx, tx, sqlSelectUser, by.TenantID, cur.ID)
+		out, err = getUser(ctx, tx, by.TenantID, cur.ID)
 		return err
 	})
 	if err != nil {
@@ -485,7 +504,7 @@ func (s *Store) DeactivateUser(ctx context.Context, by Principal, userID string)
 		return apperr.Forbidden("agents may not remove users")
 	}
 	err := pg.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-		cur, err := getUser(ctx, tx, sqlSelectUserForUpdate, by.TenantID, userID)
+		cur, err := lockUser(ctx, tx, by.TenantID, userID)
 		if err != nil {
 			return err
 		}
@@ -628,7 +647,7 @@ func writeMemberships(ctx context.Context, tx *sqlx.Tx, tenantID, userID string,
 	}
 	for _, team := range diff(next, old) {
 		if _, err := tx.ExecContext(ctx, sqlInsertTeamMember, tenantID, team, userID); err != nil {
-			return fmt.Errorf("join team %s: %w", team, err)
+			return goneError(err, "team_ids", "unknown_team", "team", "join team "+team)
 		}
 	}
 	return nil
@@ -645,6 +664,8 @@ func userWriteError(err error) error {
 		e := apperr.Conflict("extension_exists", "another active user of this tenant has this extension")
 		e.Field = "extension"
 		return e
+	case pg.IsViolation(err, "users_backup_queue_fkey"):
+		return apperr.Invalid("backup.queue_id", "unknown_queue", "no such queue in this tenant")
 	}
 	return fmt.Errorf("write user: %w", err)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/nyaruka/phonenumbers/v2"
 
 	"directsms/internal/apperr"
+	"directsms/sql/pg"
 )
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -153,4 +154,14 @@ func firstMissing(want, got []string) string {
 		}
 	}
 	return ""
+}
+
+// goneError turns a foreign-key violation, from a referenced row deleted while the request ran,
+// into the same 422 as if it had been missing from the start; other errors are wrapped with
+// action.
+func goneError(err error, field, code, what, action string) error {
+	if pg.Code(err) == pg.CodeForeignKeyViolation {
+		return apperr.Invalid(field, code, "no such "+what+" in this tenant")
+	}
+	return fmt.Errorf("%s: %w", action, err)
 }

@@ -205,8 +205,22 @@ func TestUsers_PatchTeamsMovesPrimaryAndListsPaginate(t *testing.T) {
 		t.Fatalf("got %d users over the pages, want 5", len(seen))
 	}
 	expect(t, e.do(http.MethodGet, "/v1/users?cursor=nope", e.adminKey, nil), http.StatusUnprocessableEntity, "invalid_cursor")
-	r = e.do(http.MethodGet, "/v1/users?team_id="+a, e.adminKey, nil)
-	if got := len(r.JSON(t)["data"].([]any)); got != 3 {
-		t.Fatalf("got %d members of team A, want 3", got)
+	filters := []struct {
+		query string
+		want  int
+	}{
+		{"team_id=" + a, 3},
+		{"role=agent", 4},
+		{"role=admin&status=offline", 1},
+		{"status=available&team_id=" + b, 1},
 	}
+	for _, f := range filters {
+		r = e.do(http.MethodGet, "/v1/users?"+f.query, e.adminKey, nil)
+		expect(t, r, http.StatusOK, "")
+		if got := len(r.JSON(t)["data"].([]any)); got != f.want {
+			t.Fatalf("got %d users for %s, want %d", got, f.query, f.want)
+		}
+	}
+	expect(t, e.do(http.MethodGet, "/v1/users?role=owner", e.adminKey, nil), http.StatusUnprocessableEntity, "invalid_role")
+	expect(t, e.do(http.MethodGet, "/v1/users?limit=0", e.adminKey, nil), http.StatusUnprocessableEntity, "invalid_limit")
 }

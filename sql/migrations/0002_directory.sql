@@ -5,7 +5,9 @@ ALTER TABLE users
     ADD CONSTRAINT users_email_check CHECK (length(email) BETWEEN 3 AND 254 AND position('@' IN email) > 1),
     ADD CONSTRAINT users_extension_check CHECK (extension IS NULL OR extension ~ '^[0-9]{1,8}$'),
     ADD CONSTRAINT users_personal_number_check CHECK (personal_number IS NULL OR personal_number ~ '^\+[1-9][0-9]{6,14}$'),
-    ADD CONSTRAINT users_inactive_check CHECK (active OR deactivated_at IS NOT NULL);
+    ADD CONSTRAINT users_inactive_check CHECK (active OR deactivated_at IS NOT NULL),
+    -- With users_primary_team_fkey this makes every active user a member of at least one team.
+    ADD CONSTRAINT users_primary_team_check CHECK (NOT active OR primary_team_id IS NOT NULL);
 
 -- An extension is dialled to reach one person, so two active users cannot share it.
 CREATE UNIQUE INDEX users_extension_key ON users (tenant_id, extension) WHERE active AND extension IS NOT NULL;
