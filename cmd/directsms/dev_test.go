@@ -10,8 +10,6 @@ import (
 	"directsms/sql/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
-
 func TestSeedDemo_SecondRunFindsEverythingAndCreatesNothing(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
