@@ -15,6 +15,7 @@ import (
 
 	"directsms/directory"
 	"directsms/gateway"
+	"directsms/routing"
 	"directsms/sql/pg"
 	"directsms/sql/pgtest"
 )
@@ -25,6 +26,8 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 type env struct {
 	t        *testing.T
 	db       *sqlx.DB
+	dsn      string
+	hub      *routing.Hub
 	srv      *httptest.Server
 	api      *gateway.Server
 	dir      *directory.Store
@@ -36,14 +39,20 @@ type env struct {
 // newEnv starts the real router over a fresh database and creates a tenant.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	db := pgtest.NewDB(t)
+	dsn := pgtest.NewDSN(t)
+	db, err := pg.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("open test database: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
 	dir := directory.NewStore(db, nil)
+	hub := startHub(t, db, dsn, nil)
 	api := gateway.New(gateway.Config{PublicURL: "https://sms.example.com"}, gateway.Deps{
-		DB: db, Directory: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		DB: db, Directory: dir, Hub: hub, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	e := &env{t: t, db: db, srv: srv, api: api, dir: dir}
+	e := &env{t: t, db: db, dsn: dsn, hub: hub, srv: srv, api: api, dir: dir}
 	e.tenantID, e.adminID, e.adminKey = e.newTenant("Acme")
 	return e
 }

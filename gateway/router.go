@@ -52,6 +52,9 @@ func (s *Server) routes() http.Handler {
 	v1.HandleFunc("/queues/{id}", s.deleteQueue).Methods(http.MethodDelete)
 	v1.HandleFunc("/queues/{id}/members", s.putQueueMembers).Methods(http.MethodPut)
 
+	// The caller's real-time event stream (Server-Sent Events).
+	v1.HandleFunc("/events", s.streamEvents).Methods(http.MethodGet)
+
 	s.router = r
 	return s.outer(r)
 }
@@ -196,6 +199,12 @@ func (r *statusRecorder) Flush() {
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// FlushError is Flush that reports a failed write, so a stream knows whether what it sent left
+// the server (http.ResponseController prefers it to Flush).
+func (r *statusRecorder) FlushError() error {
+	return http.NewResponseController(r.ResponseWriter).Flush()
 }
 
 // Unwrap lets http.ResponseController reach the real writer.

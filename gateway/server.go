@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"directsms/directory"
+	"directsms/routing"
 )
 
 // Config is what the HTTP layer needs to know about its deployment.
@@ -22,6 +23,9 @@ type Config struct {
 	// AllowPrivateURLs lets tenants register callback URLs on private or loopback addresses,
 	// for development only.
 	AllowPrivateURLs bool
+	// EventHeartbeat is how often an idle event stream sends a comment, so proxies keep it
+	// open and a client can tell a quiet stream from a dead one; DefaultEventHeartbeat when zero.
+	EventHeartbeat time.Duration
 }
 
 // Deps are the domain services the handlers call.
@@ -31,6 +35,8 @@ type Deps struct {
 	Logger    *slog.Logger
 	Registry  *prometheus.Registry
 	NowFunc   func() time.Time
+	// Hub serves GET /v1/events; without one the stream answers 503.
+	Hub *routing.Hub
 }
 
 // Server serves directsms's HTTP API.
@@ -47,10 +53,17 @@ type Server struct {
 // file, far below anything that could hurt the server.
 const DefaultMaxBodyBytes = 2 << 20
 
+// DefaultEventHeartbeat is the event stream's heartbeat when Config leaves it zero: well under
+// the idle timeouts of common proxies and load balancers (60 s).
+const DefaultEventHeartbeat = 15 * time.Second
+
 // New builds the server and its router.
 func New(cfg Config, deps Deps) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.EventHeartbeat <= 0 {
+		cfg.EventHeartbeat = DefaultEventHeartbeat
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
