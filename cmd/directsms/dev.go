@@ -234,6 +234,7 @@ func printDemo(w io.Writer, base string, seed demoSeed) {
 	fmt.Fprintf(&b, "  curl -s -X PUT -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"status\": \"away\"}' %s/v1/users/%s/status\n", alice.Key, base, alice.UserID)
 	fmt.Fprintf(&b, "  curl -s -H 'Authorization: Bearer %s' %s/v1/queues/%s\n", admin.Key, base, seed.QueueID)
 	fmt.Fprintf(&b, "  curl -s -H 'Authorization: Bearer %s' %s/v1/users/%s/channels\n", admin.Key, base, alice.UserID)
-	fmt.Fprintf(&b, "  curl -s %s/openapi.json | head\n\n", base)
+	fmt.Fprintf(&b, "  curl -s %s/openapi.json | head\n", base)
+	fmt.Fprintf(&b, "  curl -N -H 'Authorization: Bearer %s' %s/v1/events    # Alice's real-time events\n\n", alice.Key, base)
 	fmt.Fprint(w, b.String())
 }

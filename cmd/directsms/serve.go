@@ -15,6 +15,7 @@ import (
 
 	"directsms/directory"
 	"directsms/gateway"
+	"directsms/routing"
 	"directsms/sql/migrations"
 	"directsms/sql/pg"
 )
@@ -94,10 +95,17 @@ func openAndMigrate(ctx context.Context, dsn string, log *slog.Logger) (*sqlx.DB
 // in-flight requests within the shutdown timeout. ready, when set, is called once serving.
 func serve(ctx context.Context, cfg config, db *sqlx.DB, ln net.Listener, log *slog.Logger, ready func(addr string)) error {
 	dir := directory.NewStore(db, nil)
+	// The event hub holds its own LISTEN connection and runs as long as the process; when it
+	// stops, the event streams it serves end.
+	hub := routing.NewHub(db, cfg.DatabaseURL, log)
+	hubCtx, stopHub := context.WithCancel(ctx)
+	defer stopHub()
+	hubDone := make(chan error, 1)
+	go func() { hubDone <- hub.Run(hubCtx) }()
 	api := gateway.New(gateway.Config{
 		PublicURL:        cfg.PublicURL,
 		AllowPrivateURLs: cfg.AllowPrivateURLs,
-	}, gateway.Deps{DB: db, Directory: dir, Logger: log})
+	}, gateway.Deps{DB: db, Directory: dir, Hub: hub, Logger: log})
 
 	// Long-lived requests (event streams) end when the process is asked to stop.
 	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
@@ -116,17 +124,33 @@ func serve(ctx context.Context, cfg config, db *sqlx.DB, ln net.Listener, log *s
 		ready(ln.Addr().String())
 	}
 
+	var failed error
 	select {
 	case err := <-errc:
+		stopHub()
+		<-hubDone
 		return fmt.Errorf("serve: %w", err)
+	case err := <-hubDone:
+		hubDone <- err // for the wait below
+		// Run ends early only when the hub cannot work at all; serving without it would
+		// quietly leave every agent without real-time events.
+		if err != nil {
+			failed = fmt.Errorf("event hub: %w", err)
+		}
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
 	cancelBase()
+	stopHub()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	err := srv.Shutdown(shutdownCtx)
+	<-hubDone
+	if err != nil {
+		return errors.Join(failed, fmt.Errorf("shutdown: %w", err))
+	}
+	if failed != nil {
+		return failed
 	}
 	log.Info("stopped")
 	return nil
