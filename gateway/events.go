@@ -49,17 +49,12 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	defer sub.Close()
 
-	rc := http.NewResponseController(w)
-	// net/http cancels a request whose connection passes the server's read deadline, which
-	// ReadTimeout sets for the whole request: a stream lifts it. Writers without deadlines
-	// have none to lift.
-	rc.SetReadDeadline(time.Time{}) //nolint:errcheck // see above
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	out := &sseWriter{w: w, rc: rc}
+	out := &sseWriter{w: w, rc: http.NewResponseController(w)}
 	if out.write([]byte("retry: "+strconv.FormatInt(streamRetry.Milliseconds(), 10)+"\n\n")) != nil {
 		return
 	}
@@ -149,7 +144,8 @@ func (o *sseWriter) event(ev routing.StreamEvent) error {
 	return o.write(o.buf.Bytes())
 }
 
-// write sends b and flushes it, within streamWriteTimeout.
+// write sends b and flushes it, within streamWriteTimeout. Each write moves the deadline, so
+// the server's WriteTimeout, meant for whole ordinary responses, does not end a stream.
 func (o *sseWriter) write(b []byte) error {
 	o.rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)) //nolint:errcheck // writers without deadlines cannot time out
 	if _, err := o.w.Write(b); err != nil {

@@ -470,7 +470,7 @@ func TestEvents_IdleStreamSendsHeartbeats(t *testing.T) {
 	}
 }
 
-func TestEvents_ServerReadTimeoutDoesNotEndTheStream(t *testing.T) {
+func TestEvents_ServerReadAndWriteTimeoutsDoNotEndTheStream(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ann, key := e.agent(e.tenantID, "ann")
@@ -479,11 +479,12 @@ func TestEvents_ServerReadTimeoutDoesNotEndTheStream(t *testing.T) {
 	})
 	srv := httptest.NewUnstartedServer(api)
 	srv.Config.ReadTimeout = 200 * time.Millisecond
+	srv.Config.WriteTimeout = 200 * time.Millisecond
 	srv.Start()
 	t.Cleanup(srv.Close)
 	s := openStream(t, srv.URL, key, "", nil)
 
-	time.Sleep(time.Second)
+	time.Sleep(600 * time.Millisecond)
 	ids := publish(t, e.db, userEvent(e.tenantID, ann, 1))
 	if got := s.next().ID; got != ids[0] {
 		t.Fatalf("got %s, want %s", got, ids[0])

@@ -23,43 +23,6 @@ import (
 	"directsms/sql/pg"
 )
 
-// The real-time stream.
-//
-// Publish writes events inside the transaction that causes them and NOTIFYs NotifyChannel on
-// commit. Every process runs one Hub: one dedicated LISTEN connection, and one reader that,
-// whenever it is woken (a notification, a listener reconnect, or a periodic tick that covers a
-// lost notification), reads every new event once and hands each to the in-process subscribers
-// whose audience it is addressed to. Hundreds of subscribers cost one query per wake-up, not one
-// each.
-//
-// Ordering. Event ids come from a sequence, and transactions commit in any order: tx A can take
-// id 10, tx B id 11, and B commit first. A reader that remembered "the last id I saw" would pass
-// 10 and never come back. The hub keeps a watermark instead: every id at or below it is final
-// (its row is committed and was delivered, or it will never exist). It advances only through a
-// contiguous run of ids. A hole (a missing id below a committed one) is held until it is known to
-// be final: the id was taken by a transaction that held the events table's RowExclusiveLock from
-// before it took the id until it ended, so once every transaction that held that lock when the
-// hole was first seen has ended (pg_locks, compared by virtual transaction id, which is never
-// reused), the next read is final for the hole: a committed row shows up there, a rolled-back one
-// never will and is skipped. This waits only for transactions that write events, never for
-// unrelated long ones, and involves no guessing with clocks. As a safety valve for a writer stuck
-// in an open transaction, a hole older than GapMaxHold is skipped with a warning, so one stuck
-// session cannot freeze every stream; an event such a transaction later commits is not streamed
-// live (a client that resumes from an earlier id still reads it).
-//
-// Resuming. A subscriber that resumes after an id reads what it missed with its own query, up to
-// the watermark at the moment it joined (final, so that read is exact), while the hub queues
-// what comes after for it; then it continues with the queue. Nothing is missed and nothing is
-// sent twice.
-//
-// Slow consumers. Each subscriber has a bounded queue; a subscriber that falls BufferSize events
-// behind is dropped (its channel closes, Err says why) and its client reconnects with
-// Last-Event-ID.
-//
-// Presence. Each subscription is a row in client_connections while it lasts, refreshed every
-// HeartbeatInterval by one statement per hub and deleted when it ends, so any process can tell
-// whether an agent has a connected client (HasConnectedClient).
-
 // StreamEvent is one event as a subscriber receives it.
 type StreamEvent struct {
 	ID        int64
@@ -149,6 +112,42 @@ const (
 // Hub fans the events of every process out to this process's subscribers. Build it with
 // NewHub, set any tuning field, then start Run; Subscribe waits until Run has found where the
 // stream stands.
+//
+// Publish writes events inside the transaction that causes them and NOTIFYs NotifyChannel on
+// commit. Every process runs one Hub: one dedicated LISTEN connection, and one reader that,
+// whenever it is woken (a notification, a listener reconnect, or a periodic tick that covers a
+// lost notification), reads every new event once and hands each to the in-process subscribers
+// whose audience it is addressed to. Hundreds of subscribers cost one query per wake-up, not one
+// each.
+//
+// Ordering. Event ids come from a sequence, and transactions commit in any order: tx A can take
+// id 10, tx B id 11, and B commit first. A reader that remembered "the last id I saw" would pass
+// 10 and never come back. The hub keeps a watermark instead: every id at or below it is final
+// (its row is committed and was delivered, or it will never exist). It advances only through a
+// contiguous run of ids. A hole (a missing id below a committed one) is held until it is known to
+// be final: the id was taken by a transaction that held the events table's RowExclusiveLock from
+// before it took the id until it ended, so once every transaction that held that lock just after
+// the hole was seen has ended (pg_locks, compared by virtual transaction id, which is never
+// reused), the next read is final for the hole: a committed row shows up there, a rolled-back one
+// never will and is skipped. This waits only for transactions that write events, never for
+// unrelated long ones, and involves no guessing with clocks. At start the watermark is the newest
+// id, once the writers in flight at that moment have ended. As a safety valve for a writer stuck
+// in an open transaction, a hole older than GapMaxHold is skipped with a warning, so one stuck
+// session cannot freeze every stream; an event such a transaction later commits is not streamed
+// live (a client that resumes from an earlier id still reads it).
+//
+// Resuming. A subscriber that resumes after an id reads what it missed with its own query, up to
+// the watermark at the moment it joined (final, so that read is exact), while the hub queues
+// what comes after for it; then it continues with the queue. Nothing is missed and nothing is
+// sent twice.
+//
+// Slow consumers. Each subscriber has a bounded queue; a subscriber that falls BufferSize events
+// behind is dropped (its channel closes, Err says why) and its client reconnects with
+// Last-Event-ID.
+//
+// Presence. Each subscription is a row in client_connections while it lasts, refreshed every
+// HeartbeatInterval by one statement per hub and deleted when it ends, so any process can tell
+// whether an agent has a connected client (HasConnectedClient).
 type Hub struct {
 	// NowFunc stamps presence rows and delivery times; time.Now when nil.
 	NowFunc func() time.Time
