@@ -134,10 +134,11 @@ func (o *sseWriter) event(ev routing.StreamEvent) error {
 		data.Reset()
 		data.Write(ev.Data)
 	}
-	// Compact JSON has no line breaks; anything else is split so no line can end the event.
-	for _, line := range bytes.Split(data.Bytes(), []byte("\n")) {
+	// Compact JSON has no line breaks; anything else is cut at every CR, LF or CRLF, which all
+	// end an SSE line, so no text in the data can end the event or add a field.
+	for _, line := range sseLines(data.Bytes()) {
 		o.buf.WriteString("data: ")
-		o.buf.Write(bytes.TrimSuffix(line, []byte("\r")))
+		o.buf.Write(line)
 		o.buf.WriteString("\n")
 	}
 	o.buf.WriteString("\n")
@@ -152,4 +153,20 @@ func (o *sseWriter) write(b []byte) error {
 		return err
 	}
 	return o.rc.Flush()
+}
+
+// sseLines splits b at CRLF, LF and CR, the line ends of Server-Sent Events.
+func sseLines(b []byte) [][]byte {
+	var lines [][]byte
+	for {
+		i := bytes.IndexAny(b, "\r\n")
+		if i < 0 {
+			return append(lines, b)
+		}
+		lines = append(lines, b[:i])
+		if b[i] == '\r' && i+1 < len(b) && b[i+1] == '\n' {
+			i++
+		}
+		b = b[i+1:]
+	}
 }

@@ -71,6 +71,7 @@ var (
 )
 
 const (
+	// The hub reads every tenant's new events at once; dispatch matches each to its tenant.
 	sqlSelectEventsAfter = `SELECT id, tenant_id, COALESCE(user_id::text, '') AS user_id, COALESCE(queue_id::text, '') AS queue_id, type, data, created_at
 		FROM events WHERE id > $1 ORDER BY id LIMIT $2`
 	sqlSelectAudienceEvents = `SELECT id, tenant_id, COALESCE(user_id::text, '') AS user_id, COALESCE(queue_id::text, '') AS queue_id, type, data, created_at
@@ -84,7 +85,7 @@ const (
 		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
 		AND relation = 'events'::regclass`
 	// A user's effective queues: direct membership, or membership of a team that is a member.
-	sqlSelectUsersQueues = `WITH a AS (SELECT * FROM unnest($1::uuid[], $2::uuid[]) AS a(tenant_id, user_id))
+	sqlSelectUsersQueues = `WITH a AS (SELECT x.tenant_id, x.user_id FROM unnest($1::uuid[], $2::uuid[]) AS x(tenant_id, user_id))
 		SELECT a.user_id::text AS user_id, qm.queue_id::text AS queue_id FROM a
 		JOIN queue_members qm ON qm.tenant_id = a.tenant_id AND qm.user_id = a.user_id
 		UNION
@@ -359,8 +360,8 @@ func (h *Hub) listenerEvent(ev pq.ListenerEventType, err error) {
 // writing events when it was read has ended (or GapMaxHold passed).
 func (h *Hub) start(ctx context.Context) error {
 	for {
-		var max int64
-		err := h.db.GetContext(ctx, &max, sqlSelectMaxEventID)
+		var newest int64
+		err := h.db.GetContext(ctx, &newest, sqlSelectMaxEventID)
 		var writers map[string]struct{}
 		if err == nil {
 			writers, err = h.eventWriters(ctx)
@@ -387,7 +388,7 @@ func (h *Hub) start(ctx context.Context) error {
 			intersect(writers, current)
 		}
 		h.mu.Lock()
-		h.watermark = max
+		h.watermark = newest
 		h.mu.Unlock()
 		return nil
 	}

@@ -22,3 +22,8 @@ CREATE INDEX client_connections_process_idx ON client_connections (process_id);
 -- Resuming a stream reads one tenant's events after an id; the user and queue indexes of 0004
 -- serve the audience filter.
 CREATE INDEX events_tenant_id_idx ON events (tenant_id, id);
+
+-- The event stream treats a missing id below a committed one as pending until the transactions
+-- writing events when it was seen have ended (routing.Hub). A sequence cache would let a session
+-- hold unused ids between transactions and break that, so the cache stays at one.
+ALTER SEQUENCE events_id_seq CACHE 1;
