@@ -66,17 +66,26 @@ func (e *env) serve(cfg gateway.Config, tune func(*routing.Hub)) string {
 	return srv.URL
 }
 
-// agent creates an agent in tenantID and returns its id and API key.
+// agent creates an agent in tenantID, in the tenant's first team, and returns its id and API
+// key.
 func (e *env) agent(tenantID, name string) (id, key string) {
 	e.t.Helper()
-	if err := e.db.Get(&id, `INSERT INTO users (tenant_id, name, email, role) VALUES ($1, $2, $2 || '@example.com', 'agent') RETURNING id`, tenantID, name); err != nil {
+	ctx := context.Background()
+	var admin directory.Principal
+	var team string
+	if err := e.db.QueryRow(`SELECT id, primary_team_id FROM users WHERE tenant_id = $1 AND role = 'admin' ORDER BY created_at LIMIT 1`, tenantID).Scan(&admin.UserID, &team); err != nil {
+		e.t.Fatalf("find the admin of %s: %v", tenantID, err)
+	}
+	admin.TenantID, admin.Role = tenantID, directory.RoleAdmin
+	u, err := e.dir.CreateUser(ctx, admin, directory.NewUser{Name: name, Email: name + "@example.com", TeamIDs: []string{team}})
+	if err != nil {
 		e.t.Fatalf("create agent %s: %v", name, err)
 	}
-	k, err := e.dir.CreateAPIKey(context.Background(), tenantID, id, "events test")
+	k, err := e.dir.CreateAPIKey(ctx, tenantID, u.ID, "events test")
 	if err != nil {
 		e.t.Fatalf("key for %s: %v", name, err)
 	}
-	return id, k.Key
+	return u.ID, k.Key
 }
 
 func (e *env) insertID(query string, args ...any) string {

@@ -59,14 +59,26 @@ func (f *streamDB) exec(query string, args ...any) {
 	}
 }
 
+// sqlInsertAgents creates $2 agents named $3 (with a number when there are several) in tenant
+// $1, each in the tenant's team "Everyone" as its primary team, as every active user must be.
+const sqlInsertAgents = `WITH t AS (SELECT id FROM teams WHERE tenant_id = $1 AND name = 'Everyone'),
+	u AS (INSERT INTO users (tenant_id, name, email, role, primary_team_id)
+		SELECT $1, $3 || CASE WHEN $2 > 1 THEN ' ' || i ELSE '' END, $3 || i || '@example.com', 'agent', t.id
+		FROM generate_series(1, $2) AS i, t RETURNING id, tenant_id, primary_team_id),
+	m AS (INSERT INTO team_members (tenant_id, team_id, user_id) SELECT tenant_id, primary_team_id, id FROM u)
+	SELECT id FROM u`
+
+// tenant creates a tenant with a team "Everyone" that its users belong to.
 func (f *streamDB) tenant(name string) string {
 	f.t.Helper()
-	return f.id(`INSERT INTO tenants (name) VALUES ($1) RETURNING id`, name)
+	id := f.id(`INSERT INTO tenants (name) VALUES ($1) RETURNING id`, name)
+	f.exec(`INSERT INTO teams (tenant_id, name) VALUES ($1, 'Everyone')`, id)
+	return id
 }
 
 func (f *streamDB) user(tenantID, name string) string {
 	f.t.Helper()
-	return f.id(`INSERT INTO users (tenant_id, name, email, role) VALUES ($1, $2, $2 || '@example.com', 'agent') RETURNING id`, tenantID, name)
+	return f.id(sqlInsertAgents, tenantID, 1, name)
 }
 
 func (f *streamDB) team(tenantID, name string, userIDs ...string) string {
@@ -382,8 +394,7 @@ func TestHub_OneReadPerWakeServesHundredsOfSubscribers(t *testing.T) {
 	acme := f.tenant("Acme")
 	const n = 200
 	var users []string
-	if err := f.db.Select(&users, `INSERT INTO users (tenant_id, name, email, role)
-		SELECT $1, 'agent ' || i, 'agent' || i || '@example.com', 'agent' FROM generate_series(1, $2) AS i RETURNING id`, acme, n); err != nil {
+	if err := f.db.Select(&users, sqlInsertAgents, acme, n, "agent"); err != nil {
 		t.Fatalf("users: %v", err)
 	}
 	shared := f.queue(acme, "everyone")
