@@ -1,0 +1,252 @@
+-- Carrier accounts, the number inventory and its assignments.
+--
+-- The assignment rules live here, so that no code path and no two concurrent requests can break
+-- them:
+--   * a number has at most one SMS owner: one user (its direct number) or one SMS queue;
+--   * a user owns only direct, verified numbers, at most tenants.max_direct_numbers_per_agent;
+--   * an SMS queue holds only verified numbers, direct or not (a non-direct number on an SMS queue
+--     is the "Messaging Inbound" case);
+--   * a number may also sit on one IVR queue, independently of its SMS owner;
+--   * only leaf, shared queues take numbers (a personal queue gets its agent's numbers through the
+--     agent), and a queue holding numbers cannot become a parent;
+--   * outbound senders (users or SMS queues) are only ever attached to non-direct numbers.
+-- Rules about a single row are CHECK constraints and composite foreign keys. Rules about changes
+-- (an owner is never silently replaced) or about other rows (leaf queues, the per-agent limit) are
+-- triggers that lock the row they depend on, and raise check_violation with a constraint name, so
+-- the store maps every violation, whichever way it arises, to its API code by name.
+
+CREATE TABLE carrier_accounts (
+    id                              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    tenant_id                       uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    provider                        text NOT NULL,
+    label                           text NOT NULL DEFAULT '',
+    -- Twilio's AccountSid (required; webhooks find the account by it). Telnyx webhooks carry no
+    -- account id, so for Telnyx it is an optional reference and the account is found through the
+    -- number texted.
+    account_sid                     text,
+    -- Secrets: write-only in the API, never logged.
+    auth_token                      text,
+    api_key                         text,
+    public_key                      text,
+    -- The carrier's REST base URL when it is not the public one (the fake carrier in dev and tests).
+    base_url                        text,
+    sends_own_opt_out_confirmation  boolean NOT NULL,
+    created_at                      timestamptz NOT NULL,
+    updated_at                      timestamptz NOT NULL,
+    CONSTRAINT carrier_accounts_tenant_id_key UNIQUE (tenant_id, id),
+    CONSTRAINT carrier_accounts_account_sid_key UNIQUE (provider, account_sid),
+    CONSTRAINT carrier_accounts_provider_check CHECK (provider IN ('twilio', 'telnyx')),
+    CONSTRAINT carrier_accounts_label_check CHECK (length(label) <= 200),
+    CONSTRAINT carrier_accounts_twilio_check CHECK (provider <> 'twilio' OR (
+        account_sid ~ '^AC[0-9a-f]{32}$' AND length(auth_token) BETWEEN 1 AND 200 AND api_key IS NULL AND public_key IS NULL)),
+    CONSTRAINT carrier_accounts_telnyx_check CHECK (provider <> 'telnyx' OR (
+        length(api_key) BETWEEN 1 AND 500 AND length(public_key) BETWEEN 1 AND 200 AND auth_token IS NULL
+        AND (account_sid IS NULL OR length(account_sid) BETWEEN 1 AND 200))),
+    CONSTRAINT carrier_accounts_base_url_check CHECK (base_url IS NULL OR base_url ~ '^https?://[^/?#]+$')
+);
+
+CREATE TABLE numbers (
+    id                  uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    tenant_id           uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    e164                text NOT NULL,
+    -- The region phonenumbers reports for the number, which can differ from the tenant's.
+    region              text NOT NULL,
+    label               text NOT NULL DEFAULT '',
+    direct              boolean NOT NULL DEFAULT false,
+    status              text NOT NULL DEFAULT 'unverified',
+    carrier_account_id  uuid NOT NULL,
+    -- When and through which carrier lookup the number was last found in its account.
+    verified_at         timestamptz,
+    verified_via        text,
+    -- When the carrier was last asked, whatever it answered.
+    checked_at          timestamptz,
+    sms_user_id         uuid,
+    sms_queue_id        uuid,
+    -- Constant kinds: the composite keys to queues (tenant_id, id, kind) only match a queue of
+    -- that kind.
+    sms_queue_kind      text NOT NULL DEFAULT 'sms',
+    ivr_queue_id        uuid,
+    ivr_queue_kind      text NOT NULL DEFAULT 'ivr',
+    created_at          timestamptz NOT NULL,
+    updated_at          timestamptz NOT NULL,
+    -- One number, one tenant: the inbound webhook finds the tenant by the number texted.
+    CONSTRAINT numbers_e164_key UNIQUE (e164),
+    CONSTRAINT numbers_tenant_id_key UNIQUE (tenant_id, id),
+    -- The target of number_outbound's foreign key, which only non-direct numbers satisfy.
+    CONSTRAINT numbers_tenant_id_direct_key UNIQUE (tenant_id, id, direct),
+    CONSTRAINT numbers_e164_check CHECK (e164 ~ '^\+[1-9][0-9]{4,14}$'),
+    CONSTRAINT numbers_region_check CHECK (region ~ '^([A-Z]{2}|001)$'),
+    CONSTRAINT numbers_label_check CHECK (length(label) <= 200),
+    CONSTRAINT numbers_queue_kinds_check CHECK (sms_queue_kind = 'sms' AND ivr_queue_kind = 'ivr'),
+    CONSTRAINT numbers_status_check CHECK (status IN ('unverified', 'verified')),
+    CONSTRAINT numbers_verified_check CHECK ((status = 'verified') = (verified_at IS NOT NULL AND verified_via IS NOT NULL)),
+    CONSTRAINT numbers_one_sms_owner_check CHECK (sms_user_id IS NULL OR sms_queue_id IS NULL),
+    CONSTRAINT numbers_sms_queue_verified_check CHECK (sms_queue_id IS NULL OR status = 'verified'),
+    CONSTRAINT numbers_sms_user_direct_check CHECK (sms_user_id IS NULL OR direct),
+    CONSTRAINT numbers_sms_user_verified_check CHECK (sms_user_id IS NULL OR status = 'verified'),
+    CONSTRAINT numbers_carrier_account_fkey FOREIGN KEY (tenant_id, carrier_account_id) REFERENCES carrier_accounts (tenant_id, id),
+    CONSTRAINT numbers_sms_user_fkey FOREIGN KEY (tenant_id, sms_user_id)
+        REFERENCES users (tenant_id, id) ON DELETE SET NULL (sms_user_id),
+    CONSTRAINT numbers_sms_queue_fkey FOREIGN KEY (tenant_id, sms_queue_id, sms_queue_kind)
+        REFERENCES queues (tenant_id, id, kind) ON DELETE SET NULL (sms_queue_id),
+    CONSTRAINT numbers_ivr_queue_fkey FOREIGN KEY (tenant_id, ivr_queue_id, ivr_queue_kind)
+        REFERENCES queues (tenant_id, id, kind) ON DELETE SET NULL (ivr_queue_id)
+);
+CREATE INDEX numbers_tenant_e164_idx ON numbers (tenant_id, e164);
+CREATE INDEX numbers_carrier_account_idx ON numbers (carrier_account_id);
+CREATE INDEX numbers_sms_user_idx ON numbers (sms_user_id) WHERE sms_user_id IS NOT NULL;
+CREATE INDEX numbers_sms_queue_idx ON numbers (sms_queue_id) WHERE sms_queue_id IS NOT NULL;
+CREATE INDEX numbers_ivr_queue_idx ON numbers (ivr_queue_id) WHERE ivr_queue_id IS NOT NULL;
+
+-- Who may send from a non-direct number: users, or SMS queues (whose members send as the queue).
+CREATE TABLE number_outbound (
+    tenant_id      uuid NOT NULL,
+    number_id      uuid NOT NULL,
+    number_direct  boolean NOT NULL DEFAULT false,
+    user_id        uuid,
+    queue_id       uuid,
+    queue_kind     text NOT NULL DEFAULT 'sms',
+    created_at     timestamptz NOT NULL,
+    CONSTRAINT number_outbound_constants_check CHECK (NOT number_direct AND queue_kind = 'sms'),
+    CONSTRAINT number_outbound_one_sender_check CHECK ((user_id IS NULL) <> (queue_id IS NULL)),
+    -- A direct number has no outbound senders: the key only matches a number whose direct is false,
+    -- and a number cannot become direct while senders reference it.
+    CONSTRAINT number_outbound_number_fkey FOREIGN KEY (tenant_id, number_id, number_direct)
+        REFERENCES numbers (tenant_id, id, direct) ON DELETE CASCADE,
+    CONSTRAINT number_outbound_user_fkey FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id) ON DELETE CASCADE,
+    CONSTRAINT number_outbound_queue_fkey FOREIGN KEY (tenant_id, queue_id, queue_kind)
+        REFERENCES queues (tenant_id, id, kind) ON DELETE CASCADE
+);
+CREATE UNIQUE INDEX number_outbound_user_key ON number_outbound (number_id, user_id) WHERE user_id IS NOT NULL;
+CREATE UNIQUE INDEX number_outbound_queue_key ON number_outbound (number_id, queue_id) WHERE queue_id IS NOT NULL;
+CREATE INDEX number_outbound_user_idx ON number_outbound (user_id) WHERE user_id IS NOT NULL;
+CREATE INDEX number_outbound_queue_idx ON number_outbound (queue_id) WHERE queue_id IS NOT NULL;
+
+-- numbers_fail raises a rule violation the way a CHECK constraint would, naming the rule, so
+-- callers classify it like any other constraint violation.
+CREATE FUNCTION numbers_fail(rule text, message text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = 'check_violation', CONSTRAINT = rule, MESSAGE = message;
+END
+$$;
+
+-- numbers_require_leaf_queue checks a queue may take a number: a shared (not personal) queue with
+-- no children. It holds a share lock on the queue until the transaction ends; making a queue a
+-- parent takes an exclusive one (queues_parent_check), so the two cannot interleave.
+CREATE FUNCTION numbers_require_leaf_queue(q uuid) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    personal uuid;
+BEGIN
+    SELECT personal_user_id INTO personal FROM queues WHERE id = q FOR SHARE;
+    IF personal IS NOT NULL THEN
+        PERFORM numbers_fail('numbers_personal_queue_check', 'a personal queue gets numbers through its agent');
+    END IF;
+    IF EXISTS (SELECT 1 FROM queues WHERE parent_id = q) THEN
+        PERFORM numbers_fail('numbers_leaf_queue_check', 'only leaf queues take numbers');
+    END IF;
+END
+$$;
+
+-- numbers_check_assignment guards every new SMS owner and IVR queue of a number. The checks run
+-- in the order the API reports them: what the number is (direct, verified), then who holds it,
+-- then the target's own limits.
+CREATE FUNCTION numbers_check_assignment() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    old_user   uuid;
+    old_queue  uuid;
+    old_ivr    uuid;
+    user_ok    boolean;
+    max_owned  integer;
+    owned      integer;
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        old_user := OLD.sms_user_id;
+        old_queue := OLD.sms_queue_id;
+        old_ivr := OLD.ivr_queue_id;
+    END IF;
+
+    IF NEW.sms_user_id IS NOT NULL AND NEW.sms_user_id IS DISTINCT FROM old_user THEN
+        IF NOT NEW.direct THEN
+            PERFORM numbers_fail('numbers_sms_user_direct_check', 'only direct numbers can be assigned to an agent');
+        END IF;
+        IF NEW.status <> 'verified' THEN
+            PERFORM numbers_fail('numbers_sms_user_verified_check', 'only verified numbers can be assigned to an agent');
+        END IF;
+        IF old_user IS NOT NULL THEN
+            PERFORM numbers_fail('numbers_sms_owner_user_check', 'the number is assigned to another agent');
+        END IF;
+        IF NEW.sms_queue_id IS NOT NULL THEN
+            PERFORM numbers_fail('numbers_sms_owner_queue_check', 'the number is assigned to an SMS queue');
+        END IF;
+        -- The user's row lock serializes every assignment to that user, so the count below is
+        -- read after any concurrent assignment has committed: the limit cannot be overrun.
+        SELECT u.active, t.max_direct_numbers_per_agent INTO user_ok, max_owned
+            FROM users u JOIN tenants t ON t.id = u.tenant_id
+            WHERE u.tenant_id = NEW.tenant_id AND u.id = NEW.sms_user_id
+            FOR NO KEY UPDATE OF u;
+        IF NOT FOUND OR NOT user_ok THEN
+            PERFORM numbers_fail('numbers_sms_user_active_check', 'the user does not exist or is deactivated');
+        END IF;
+        SELECT count(*) INTO owned FROM numbers WHERE sms_user_id = NEW.sms_user_id AND id <> NEW.id;
+        IF owned >= max_owned THEN
+            PERFORM numbers_fail('numbers_agent_limit_check', format('an agent may own at most %s direct numbers', max_owned));
+        END IF;
+    END IF;
+
+    IF NEW.sms_queue_id IS NOT NULL AND NEW.sms_queue_id IS DISTINCT FROM old_queue THEN
+        IF NEW.status <> 'verified' THEN
+            PERFORM numbers_fail('numbers_sms_queue_verified_check', 'only verified numbers can be assigned to an SMS queue');
+        END IF;
+        IF NEW.sms_user_id IS NOT NULL THEN
+            PERFORM numbers_fail('numbers_sms_owner_user_check', 'the number is assigned to an agent');
+        END IF;
+        IF old_queue IS NOT NULL THEN
+            PERFORM numbers_fail('numbers_sms_owner_queue_check', 'the number is assigned to another SMS queue');
+        END IF;
+        PERFORM numbers_require_leaf_queue(NEW.sms_queue_id);
+    END IF;
+
+    IF NEW.ivr_queue_id IS NOT NULL AND NEW.ivr_queue_id IS DISTINCT FROM old_ivr THEN
+        IF old_ivr IS NOT NULL THEN
+            PERFORM numbers_fail('numbers_ivr_owner_check', 'the number is assigned to another IVR queue');
+        END IF;
+        PERFORM numbers_require_leaf_queue(NEW.ivr_queue_id);
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER numbers_check_assignment BEFORE INSERT OR UPDATE OF sms_user_id, sms_queue_id, ivr_queue_id ON numbers
+    FOR EACH ROW EXECUTE FUNCTION numbers_check_assignment();
+
+CREATE FUNCTION number_outbound_check_queue() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.queue_id IS NOT NULL THEN
+        PERFORM numbers_require_leaf_queue(NEW.queue_id);
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER number_outbound_check_queue BEFORE INSERT OR UPDATE OF queue_id ON number_outbound
+    FOR EACH ROW EXECUTE FUNCTION number_outbound_check_queue();
+
+-- queues_check_parent keeps the other half of the leaf rule: a queue that holds numbers cannot be
+-- given children. The exclusive lock on the parent waits for (and then sees) any assignment in
+-- flight to it.
+CREATE FUNCTION queues_check_parent() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.parent_id IS NULL OR (TG_OP = 'UPDATE' AND NEW.parent_id IS NOT DISTINCT FROM OLD.parent_id) THEN
+        RETURN NEW;
+    END IF;
+    PERFORM 1 FROM queues WHERE id = NEW.parent_id FOR UPDATE;
+    IF EXISTS (SELECT 1 FROM numbers WHERE sms_queue_id = NEW.parent_id OR ivr_queue_id = NEW.parent_id)
+        OR EXISTS (SELECT 1 FROM number_outbound WHERE queue_id = NEW.parent_id) THEN
+        PERFORM numbers_fail('queues_parent_numbers_check', 'a queue that holds numbers cannot have child queues');
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER queues_check_parent BEFORE INSERT OR UPDATE OF parent_id ON queues
+    FOR EACH ROW EXECUTE FUNCTION queues_check_parent();
