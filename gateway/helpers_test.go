@@ -15,6 +15,7 @@ import (
 
 	"directsms/directory"
 	"directsms/gateway"
+	"directsms/numbers"
 	"directsms/routing"
 	"directsms/sql/pg"
 	"directsms/sql/pgtest"
@@ -31,6 +32,7 @@ type env struct {
 	srv      *httptest.Server
 	api      *gateway.Server
 	dir      *directory.Store
+	nums     *numbers.Store
 	tenantID string
 	adminID  string
 	adminKey string
@@ -47,12 +49,15 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { db.Close() })
 	dir := directory.NewStore(db, nil)
 	hub := startHub(t, db, dsn, nil)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// The fake carrier listens on loopback, so carrier accounts may point there.
+	nums := numbers.NewStore(db, numbers.Config{Verifier: gateway.NewCarrierVerifier(true, log), AllowPrivateURLs: true})
 	api := gateway.New(gateway.Config{PublicURL: "https://sms.example.com"}, gateway.Deps{
-		DB: db, Directory: dir, Hub: hub, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		DB: db, Directory: dir, Numbers: nums, Hub: hub, Logger: log,
 	})
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	e := &env{t: t, db: db, dsn: dsn, hub: hub, srv: srv, api: api, dir: dir}
+	e := &env{t: t, db: db, dsn: dsn, hub: hub, srv: srv, api: api, dir: dir, nums: nums}
 	e.tenantID, e.adminID, e.adminKey = e.newTenant("Acme")
 	return e
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -54,6 +55,25 @@ func (s *Server) routes() http.Handler {
 
 	// The caller's real-time event stream (Server-Sent Events).
 	v1.HandleFunc("/events", s.streamEvents).Methods(http.MethodGet)
+
+	// Carrier accounts and the number inventory: verification, assignment, bulk assignment.
+	v1.HandleFunc("/carrier-accounts", s.createCarrierAccount).Methods(http.MethodPost)
+	v1.HandleFunc("/carrier-accounts", s.listCarrierAccounts).Methods(http.MethodGet)
+	v1.HandleFunc("/carrier-accounts/{id}", s.getCarrierAccount).Methods(http.MethodGet)
+	v1.HandleFunc("/carrier-accounts/{id}", s.updateCarrierAccount).Methods(http.MethodPatch)
+	v1.HandleFunc("/carrier-accounts/{id}", s.deleteCarrierAccount).Methods(http.MethodDelete)
+	v1.HandleFunc("/numbers", s.createNumber).Methods(http.MethodPost)
+	v1.HandleFunc("/numbers", s.listNumbers).Methods(http.MethodGet)
+	v1.HandleFunc("/numbers/{number}", s.getNumber).Methods(http.MethodGet)
+	v1.HandleFunc("/numbers/{number}", s.updateNumber).Methods(http.MethodPatch)
+	v1.HandleFunc("/numbers/{number}", s.deleteNumber).Methods(http.MethodDelete)
+	v1.HandleFunc("/numbers/{number}/verify", s.verifyNumber).Methods(http.MethodPost)
+	v1.HandleFunc("/numbers/{number}/outbound", s.setNumberOutbound).Methods(http.MethodPut)
+	v1.HandleFunc("/users/{id}/direct-numbers/{number}", s.assignUserNumber).Methods(http.MethodPut)
+	v1.HandleFunc("/users/{id}/direct-numbers/{number}", s.unassignUserNumber).Methods(http.MethodDelete)
+	v1.HandleFunc("/queues/{id}/numbers/{number}", s.assignQueueNumber).Methods(http.MethodPut)
+	v1.HandleFunc("/queues/{id}/numbers/{number}", s.unassignQueueNumber).Methods(http.MethodDelete)
+	v1.HandleFunc("/bulk/direct-numbers", s.bulkAssignDirectNumbers).Methods(http.MethodPost)
 
 	s.router = r
 	return s.outer(r)
@@ -115,7 +135,7 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 		if r.Body != nil {
-			r.Body = http.MaxBytesReader(rec, r.Body, s.cfg.MaxBodyBytes)
+			r.Body = http.MaxBytesReader(rec, r.Body, s.bodyLimit(r))
 		}
 		defer func() {
 			if p := recover(); p != nil {
@@ -138,6 +158,14 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// bodyLimit is the body limit for r: bulk files get their own, larger one.
+func (s *Server) bodyLimit(r *http.Request) int64 {
+	if strings.HasPrefix(r.URL.Path, "/v1/bulk/") {
+		return s.cfg.MaxBulkBodyBytes
+	}
+	return s.cfg.MaxBodyBytes
 }
 
 // routeMiddleware records the matched route template for logs and metrics.

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"directsms/directory"
+	"directsms/numbers"
 	"directsms/routing"
 )
 
@@ -18,8 +19,10 @@ type Config struct {
 	// PublicURL is the scheme and host carriers use to reach this server; webhook signatures
 	// are computed over it, not over what the request says behind a proxy.
 	PublicURL string
-	// MaxBodyBytes limits every request body.
+	// MaxBodyBytes limits every request body but bulk files.
 	MaxBodyBytes int64
+	// MaxBulkBodyBytes limits the body of bulk requests (/v1/bulk/...).
+	MaxBulkBodyBytes int64
 	// AllowPrivateURLs lets tenants register callback URLs on private or loopback addresses,
 	// for development only.
 	AllowPrivateURLs bool
@@ -32,6 +35,7 @@ type Config struct {
 type Deps struct {
 	DB        *sqlx.DB
 	Directory *directory.Store
+	Numbers   *numbers.Store
 	Logger    *slog.Logger
 	Registry  *prometheus.Registry
 	NowFunc   func() time.Time
@@ -49,13 +53,17 @@ type Server struct {
 	handler http.Handler
 }
 
-// DefaultMaxBodyBytes is the body limit when Config leaves it zero: room for a 10,000-row bulk
-// file, far below anything that could hurt the server.
+// DefaultMaxBodyBytes is the body limit when Config leaves it zero, far below anything that could
+// hurt the server.
 const DefaultMaxBodyBytes = 2 << 20
 
 // DefaultEventHeartbeat is the event stream's heartbeat when Config leaves it zero: well under
 // the idle timeouts of common proxies and load balancers (60 s).
 const DefaultEventHeartbeat = 15 * time.Second
+
+// DefaultMaxBulkBodyBytes is the bulk body limit when Config leaves it zero: room for a 10,000-row
+// file with several numbers per row, written with spaces and brackets.
+const DefaultMaxBulkBodyBytes = 8 << 20
 
 // New builds the server and its router.
 func New(cfg Config, deps Deps) *Server {
@@ -64,6 +72,9 @@ func New(cfg Config, deps Deps) *Server {
 	}
 	if cfg.EventHeartbeat <= 0 {
 		cfg.EventHeartbeat = DefaultEventHeartbeat
+	}
+	if cfg.MaxBulkBodyBytes <= 0 {
+		cfg.MaxBulkBodyBytes = DefaultMaxBulkBodyBytes
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()

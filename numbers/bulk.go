@@ -21,6 +21,10 @@ import (
 // centre, and the rest is headroom.
 const MaxBulkRows = 50_000
 
+// MaxBulkCells is the most non-blank number cells one bulk file may have, which bounds the
+// memory a file can take whatever its shape.
+const MaxBulkCells = 250_000
+
 // BulkFile is a parsed bulk-assignment file: `email,direct_number[,direct_number...]`.
 type BulkFile struct {
 	Rows []BulkRow
@@ -94,6 +98,7 @@ func ParseBulkCSV(r io.Reader) (BulkFile, error) {
 		return BulkFile{}, err
 	}
 	var file BulkFile
+	cells := 0
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -112,8 +117,8 @@ func ParseBulkCSV(r io.Reader) (BulkFile, error) {
 		if row.Email == "" && len(row.Numbers) == 0 {
 			continue
 		}
-		if len(file.Rows) == MaxBulkRows {
-			return BulkFile{}, invalidCSV(fmt.Sprintf("the file has more than %d rows; split it", MaxBulkRows))
+		if cells += len(row.Numbers); len(file.Rows) == MaxBulkRows || cells > MaxBulkCells {
+			return BulkFile{}, invalidCSV(fmt.Sprintf("the file has more than %d rows or %d numbers; split it", MaxBulkRows, MaxBulkCells))
 		}
 		file.Rows = append(file.Rows, row)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"directsms/directory"
 	"directsms/gateway"
+	"directsms/numbers"
 	"directsms/routing"
 	"directsms/sql/migrations"
 	"directsms/sql/pg"
@@ -102,10 +103,14 @@ func serve(ctx context.Context, cfg config, db *sqlx.DB, ln net.Listener, log *s
 	defer stopHub()
 	hubDone := make(chan error, 1)
 	go func() { hubDone <- hub.Run(hubCtx) }()
+	nums := numbers.NewStore(db, numbers.Config{
+		Verifier:         gateway.NewCarrierVerifier(cfg.AllowPrivateURLs, log),
+		AllowPrivateURLs: cfg.AllowPrivateURLs,
+	})
 	api := gateway.New(gateway.Config{
 		PublicURL:        cfg.PublicURL,
 		AllowPrivateURLs: cfg.AllowPrivateURLs,
-	}, gateway.Deps{DB: db, Directory: dir, Hub: hub, Logger: log})
+	}, gateway.Deps{DB: db, Directory: dir, Numbers: nums, Hub: hub, Logger: log})
 
 	// Long-lived requests (event streams) end when the process is asked to stop.
 	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
