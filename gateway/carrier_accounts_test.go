@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"directsms/gateway"
-	"directsms/internal/fakecarrier"
 	"directsms/numbers"
 )
 
@@ -166,15 +165,9 @@ func TestCarrierAccounts_AdminsOnlyAndTenantScoped(t *testing.T) {
 
 func TestCarrierVerifier_RefusesPrivateAddressesOutsideDevelopment(t *testing.T) {
 	t.Parallel()
-	fake := fakecarrier.New()
 	sid := newSID()
-	fake.AddTwilioAccount(sid, "tok", num(3))
-	srv, err := fake.Start()
-	if err != nil {
-		t.Fatalf("start fake carrier: %v", err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	acct := numbers.Account{Provider: numbers.ProviderTwilio, AccountSID: sid, AuthToken: "tok", BaseURL: srv.URL()}
+	_, base := startFake(t, sid, "tok", num(3))
+	acct := numbers.Account{Provider: numbers.ProviderTwilio, AccountSID: sid, AuthToken: "tok", BaseURL: base}
 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	owned, via, err := gateway.NewCarrierVerifier(true, quiet).OwnsNumber(context.Background(), acct, numbers.E164(num(3)))

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"testing"
 
 	"directsms/internal/fakecarrier"
 )
@@ -40,20 +41,27 @@ func newSID() string {
 // account in the env's tenant.
 func (e *env) startCarrier(owned ...string) *carrier {
 	e.t.Helper()
-	c := &carrier{fake: fakecarrier.New(), sid: newSID(), token: "token-" + e.t.Name()}
-	c.fake.AddTwilioAccount(c.sid, c.token, owned...)
-	srv, err := c.fake.Start()
-	if err != nil {
-		e.t.Fatalf("start fake carrier: %v", err)
-	}
-	e.t.Cleanup(func() { srv.Close() })
-	c.url = srv.URL()
+	c := &carrier{sid: newSID(), token: "token-" + e.t.Name()}
+	c.fake, c.url = startFake(e.t, c.sid, c.token, owned...)
 	r := e.do(http.MethodPost, "/v1/carrier-accounts", e.adminKey, map[string]any{
 		"provider": "twilio", "account_sid": c.sid, "auth_token": c.token, "base_url": c.url,
 	})
 	expect(e.t, r, http.StatusCreated, "")
 	c.accountID = r.JSON(e.t)["id"].(string)
 	return c
+}
+
+// startFake starts a fake carrier with one Twilio account holding owned, for the test's life.
+func startFake(t *testing.T, sid, token string, owned ...string) (*fakecarrier.Fake, string) {
+	t.Helper()
+	fake := fakecarrier.New()
+	fake.AddTwilioAccount(sid, token, owned...)
+	srv, err := fake.Start()
+	if err != nil {
+		t.Fatalf("start fake carrier: %v", err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return fake, srv.URL()
 }
 
 // numberPath is the API path of a number, with the "+" escaped as a browser would.

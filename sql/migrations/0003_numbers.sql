@@ -217,7 +217,8 @@ END
 $$;
 
 CREATE TRIGGER numbers_check_assignment BEFORE INSERT OR UPDATE OF sms_user_id, sms_queue_id, ivr_queue_id ON numbers
-    FOR EACH ROW EXECUTE FUNCTION numbers_check_assignment();
+    FOR EACH ROW WHEN (NEW.sms_user_id IS NOT NULL OR NEW.sms_queue_id IS NOT NULL OR NEW.ivr_queue_id IS NOT NULL)
+    EXECUTE FUNCTION numbers_check_assignment();
 
 CREATE FUNCTION number_outbound_check_queue() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -233,12 +234,9 @@ CREATE TRIGGER number_outbound_check_queue BEFORE INSERT OR UPDATE OF queue_id O
 
 -- queues_check_parent keeps the other half of the leaf rule: a queue that holds numbers cannot be
 -- given children. The exclusive lock on the parent waits for (and then sees) any assignment in
--- flight to it.
+-- flight to it. The triggers' WHEN clauses keep it off the common path (root and personal queues).
 CREATE FUNCTION queues_check_parent() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF NEW.parent_id IS NULL OR (TG_OP = 'UPDATE' AND NEW.parent_id IS NOT DISTINCT FROM OLD.parent_id) THEN
-        RETURN NEW;
-    END IF;
     PERFORM 1 FROM queues WHERE id = NEW.parent_id FOR UPDATE;
     IF EXISTS (SELECT 1 FROM numbers WHERE sms_queue_id = NEW.parent_id OR ivr_queue_id = NEW.parent_id)
         OR EXISTS (SELECT 1 FROM number_outbound WHERE queue_id = NEW.parent_id) THEN
@@ -248,5 +246,8 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER queues_check_parent BEFORE INSERT OR UPDATE OF parent_id ON queues
-    FOR EACH ROW EXECUTE FUNCTION queues_check_parent();
+CREATE TRIGGER queues_check_parent_insert BEFORE INSERT ON queues
+    FOR EACH ROW WHEN (NEW.parent_id IS NOT NULL) EXECUTE FUNCTION queues_check_parent();
+CREATE TRIGGER queues_check_parent_update BEFORE UPDATE OF parent_id ON queues
+    FOR EACH ROW WHEN (NEW.parent_id IS NOT NULL AND NEW.parent_id IS DISTINCT FROM OLD.parent_id)
+    EXECUTE FUNCTION queues_check_parent();
