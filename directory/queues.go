@@ -573,6 +573,13 @@ func queueWriteError(err error) error {
 		e.Field = "name"
 		return e
 	}
+	// Only leaf queues take numbers, so a queue holding numbers cannot become a parent (a
+	// trigger of the numbers migration, 0003).
+	if pg.IsViolation(err, "queues_parent_numbers_check") {
+		e := apperr.Conflict("queue_has_numbers", "the parent queue holds numbers and only leaf queues take numbers; move its numbers first")
+		e.Field = "parent_id"
+		return e
+	}
 	return fmt.Errorf("write queue: %w", err)
 }
 

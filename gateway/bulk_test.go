@@ -64,9 +64,9 @@ func bulkFixture(t *testing.T) (*env, map[string]string) {
 	mustExec(t, e.db, `UPDATE tenants SET max_direct_numbers_per_agent = 2 WHERE id = $1`, e.tenantID)
 	users := map[string]string{}
 	for _, name := range []string{"Alice", "Bob", "Carol", "Dave"} {
-		users[strings.ToLower(name)] = e.insertUser(name, "agent")
+		users[strings.ToLower(name)] = e.newUser(name, "agent")
 	}
-	mustExec(t, e.db, `UPDATE users SET active = false, deactivated_at = now() WHERE id = $1`, users["dave"])
+	e.deactivate(users["dave"])
 	c := e.startCarrier(num(501), num(502), num(503), num(504), num(506), num(507), num(509), num(511))
 	for _, n := range []int{501, 502, 503, 506, 507, 509, 511} {
 		e.addVerified(c, num(n), true)
@@ -75,7 +75,7 @@ func bulkFixture(t *testing.T) (*env, map[string]string) {
 	e.addNumber(c, num(505), true)
 	expect(t, e.assignAgent(users["bob"], num(506)), http.StatusOK, "")
 	expect(t, e.assignAgent(users["bob"], num(511)), http.StatusOK, "")
-	expect(t, e.assignQueue(e.insertQueue("Sales", "sms", ""), num(507)), http.StatusOK, "")
+	expect(t, e.assignQueue(e.newQueue("Sales", "sms", ""), num(507)), http.StatusOK, "")
 
 	other := newEnv(t)
 	theirs := other.startCarrier()
@@ -284,8 +284,11 @@ func newBulkBench(tb testing.TB, n int) *bulkBench {
 		query string
 		args  []any
 	}{
-		{`INSERT INTO users (tenant_id, name, email, role)
-			SELECT $1, 'Agent ' || g, 'agent' || g || '@bulk.example', 'agent' FROM generate_series(1, $2) g`, []any{created.TenantID, n}},
+		{`WITH team AS (SELECT id FROM teams WHERE tenant_id = $1),
+			u AS (INSERT INTO users (tenant_id, name, email, role, primary_team_id)
+				SELECT $1, 'Agent ' || g, 'agent' || g || '@bulk.example', 'agent', team.id FROM generate_series(1, $2) g, team
+				RETURNING id, primary_team_id)
+			INSERT INTO team_members (tenant_id, team_id, user_id) SELECT $1, primary_team_id, id FROM u`, []any{created.TenantID, n}},
 		{`INSERT INTO carrier_accounts (id, tenant_id, provider, account_sid, auth_token, sends_own_opt_out_confirmation, created_at, updated_at)
 			VALUES ($2, $1, 'twilio', $3, 'tok', true, now(), now())`, []any{created.TenantID, account, newSID()}},
 		{`INSERT INTO numbers (tenant_id, e164, region, direct, status, verified_at, verified_via, carrier_account_id, created_at, updated_at)

@@ -22,12 +22,12 @@ func TestAssignToAgent_Rules(t *testing.T) {
 	e.addVerified(c, num(14), true)  // free
 	e.addVerified(c, num(15), true)  // free
 
-	agent, other := e.insertUser("Alice", "agent"), e.insertUser("Bob", "agent")
-	gone := e.insertUser("Gone", "agent")
-	mustExec(t, e.db, `UPDATE users SET active = false, deactivated_at = now() WHERE id = $1`, gone)
+	agent, other := e.newUser("Alice", "agent"), e.newUser("Bob", "agent")
+	gone := e.newUser("Gone", "agent")
+	e.deactivate(gone)
 	otherTenant, _, _ := e.newTenant("Other")
-	foreign := e.insertUserIn(otherTenant, "Foreign", "agent")
-	sms := e.insertQueue("Sales", "sms", "")
+	foreign, _ := e.agent(otherTenant, "foreign")
+	sms := e.newQueue("Sales", "sms", "")
 	expect(t, e.assignAgent(other, num(12)), http.StatusOK, "")
 	expect(t, e.assignQueue(sms, num(13)), http.StatusOK, "")
 
@@ -65,7 +65,7 @@ func TestAssignToAgent_CreatesThePersonalQueueOnce(t *testing.T) {
 	c := e.startCarrier(num(20), num(21))
 	e.addVerified(c, num(20), true)
 	e.addVerified(c, num(21), true)
-	agent := e.insertUser("Alice", "agent")
+	agent := e.newUser("Alice", "agent")
 
 	first := e.assignAgent(agent, num(20))
 	expect(t, first, http.StatusOK, "")
@@ -92,7 +92,7 @@ func TestAssignToAgent_AtMostTheTenantsLimit(t *testing.T) {
 		e.addVerified(c, n, true)
 	}
 	mustExec(t, e.db, `UPDATE tenants SET max_direct_numbers_per_agent = 3 WHERE id = $1`, e.tenantID)
-	agent := e.insertUser("Alice", "agent")
+	agent := e.newUser("Alice", "agent")
 	for _, n := range owned[:3] {
 		expect(t, e.assignAgent(agent, n), http.StatusOK, "")
 	}
@@ -112,13 +112,13 @@ func TestAssignToQueue_Rules(t *testing.T) {
 	e.addNumber(c, num(44), true)    // unverified
 	e.addVerified(c, num(45), true)  // free
 
-	agent := e.insertUser("Alice", "agent")
-	sales, support := e.insertQueue("Sales", "sms", ""), e.insertQueue("Support", "sms", "")
-	ivr, ivr2 := e.insertQueue("Main menu", "ivr", ""), e.insertQueue("After hours", "ivr", "")
-	smsParent := e.insertQueue("Regions", "sms", "")
-	e.insertQueue("North", "sms", smsParent)
-	ivrParent := e.insertQueue("Menus", "ivr", "")
-	e.insertQueue("Menu 1", "ivr", ivrParent)
+	agent := e.newUser("Alice", "agent")
+	sales, support := e.newQueue("Sales", "sms", ""), e.newQueue("Support", "sms", "")
+	ivr, ivr2 := e.newQueue("Main menu", "ivr", ""), e.newQueue("After hours", "ivr", "")
+	smsParent := e.newQueue("Regions", "sms", "")
+	e.newQueue("North", "sms", smsParent)
+	ivrParent := e.newQueue("Menus", "ivr", "")
+	e.newQueue("Menu 1", "ivr", ivrParent)
 	expect(t, e.assignAgent(agent, num(40)), http.StatusOK, "")
 	expect(t, e.assignQueue(sales, num(41)), http.StatusOK, "")
 	expect(t, e.assignQueue(ivr, num(42)), http.StatusOK, "")
@@ -164,11 +164,11 @@ func TestAssignToQueue_IVRIsIndependentOfTheSMSOwner(t *testing.T) {
 	c := e.startCarrier(num(50), num(51))
 	e.addVerified(c, num(50), true)
 	e.addNumber(c, num(51), false)
-	agent := e.insertUser("Alice", "agent")
-	ivr := e.insertQueue("Main menu", "ivr", "")
+	agent := e.newUser("Alice", "agent")
+	ivr := e.newQueue("Main menu", "ivr", "")
 	expect(t, e.assignAgent(agent, num(50)), http.StatusOK, "")
 	expect(t, e.assignQueue(ivr, num(50)), http.StatusOK, "")
-	expect(t, e.assignQueue(e.insertQueue("Other menu", "ivr", ""), num(51)), http.StatusOK, "") // IVR asks neither direct nor verified
+	expect(t, e.assignQueue(e.newQueue("Other menu", "ivr", ""), num(51)), http.StatusOK, "") // IVR asks neither direct nor verified
 	if u, _, i := e.owner(num(50)); u != agent || i != ivr {
 		t.Fatalf("got agent %s and IVR %s, want both", u, i)
 	}
@@ -184,12 +184,33 @@ func TestQueue_HoldingNumbersCannotBecomeAParent(t *testing.T) {
 	e := newEnv(t)
 	c := e.startCarrier(num(60))
 	e.addVerified(c, num(60), false)
-	sales := e.insertQueue("Sales", "sms", "")
+	sales, other := e.newQueue("Sales", "sms", ""), e.newQueue("Sales East", "sms", "")
 	expect(t, e.assignQueue(sales, num(60)), http.StatusOK, "")
-	_, err := e.db.Exec(`INSERT INTO queues (tenant_id, name, kind, parent_id) VALUES ($1, 'Sales East', 'sms', $2)`, e.tenantID, sales)
-	if pg.Constraint(err) != "queues_parent_numbers_check" {
-		t.Fatalf("got %v, want a violation of queues_parent_numbers_check", err)
+	cases := []struct {
+		name string
+		do   func() response
+	}{
+		{"a new child", func() response {
+			return e.do(http.MethodPost, "/v1/queues", e.adminKey, map[string]any{"name": "Sales West", "kind": "sms", "parent_id": sales})
+		}},
+		{"a queue moved under it", func() response {
+			return e.do(http.MethodPatch, "/v1/queues/"+other, e.adminKey, map[string]any{"parent_id": sales})
+		}},
 	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			expect(t, tc.do(), http.StatusConflict, "queue_has_numbers")
+		})
+	}
+	t.Run("the database refuses it too", func(t *testing.T) {
+		_, err := e.db.Exec(`UPDATE queues SET parent_id = $2 WHERE id = $1`, other, sales)
+		if pg.Constraint(err) != "queues_parent_numbers_check" {
+			t.Fatalf("got %v, want a violation of queues_parent_numbers_check", err)
+		}
+	})
+	t.Run("a queue holding numbers cannot be deleted", func(t *testing.T) {
+		expect(t, e.do(http.MethodDelete, "/v1/queues/"+sales, e.adminKey, nil), http.StatusConflict, "queue_in_use")
+	})
 }
 
 func TestPatchDirect_MarkingDirectRemovesOutboundAssignments(t *testing.T) {
@@ -197,8 +218,8 @@ func TestPatchDirect_MarkingDirectRemovesOutboundAssignments(t *testing.T) {
 	e := newEnv(t)
 	c := e.startCarrier(num(70))
 	e.addVerified(c, num(70), false)
-	agent := e.insertUser("Alice", "agent")
-	sales := e.insertQueue("Sales", "sms", "")
+	agent := e.newUser("Alice", "agent")
+	sales := e.newQueue("Sales", "sms", "")
 	expect(t, e.assignQueue(sales, num(70)), http.StatusOK, "") // a non-direct number's SMS owner stays
 	r := e.do(http.MethodPut, numberPath(num(70))+"/outbound", e.adminKey, map[string]any{"user_ids": []string{agent}, "queue_ids": []string{sales}})
 	expect(t, r, http.StatusOK, "")
@@ -229,8 +250,8 @@ func TestPatchDirect_ClearingDirectRemovesAgentAndSMSQueueOwners(t *testing.T) {
 	c := e.startCarrier(num(80), num(81))
 	e.addVerified(c, num(80), true)
 	e.addVerified(c, num(81), true)
-	agent := e.insertUser("Alice", "agent")
-	sales, ivr := e.insertQueue("Sales", "sms", ""), e.insertQueue("Menu", "ivr", "")
+	agent := e.newUser("Alice", "agent")
+	sales, ivr := e.newQueue("Sales", "sms", ""), e.newQueue("Menu", "ivr", "")
 	expect(t, e.assignAgent(agent, num(80)), http.StatusOK, "")
 	expect(t, e.assignQueue(ivr, num(80)), http.StatusOK, "")
 	expect(t, e.assignQueue(sales, num(81)), http.StatusOK, "")
@@ -261,10 +282,10 @@ func TestOutbound_Rules(t *testing.T) {
 	c := e.startCarrier(num(90), num(91))
 	e.addVerified(c, num(90), true)
 	e.addNumber(c, num(91), false)
-	agent := e.insertUser("Alice", "agent")
-	sales, ivr := e.insertQueue("Sales", "sms", ""), e.insertQueue("Menu", "ivr", "")
-	parent := e.insertQueue("Regions", "sms", "")
-	e.insertQueue("North", "sms", parent)
+	agent := e.newUser("Alice", "agent")
+	sales, ivr := e.newQueue("Sales", "sms", ""), e.newQueue("Menu", "ivr", "")
+	parent := e.newQueue("Regions", "sms", "")
+	e.newQueue("North", "sms", parent)
 
 	cases := []struct {
 		name   string
@@ -299,7 +320,7 @@ func TestNumbers_WritesAreForAdmins(t *testing.T) {
 	c := e.startCarrier(num(95))
 	e.addVerified(c, num(95), true)
 	supervisor, agentKey := e.keyFor("supervisor"), e.keyFor("agent")
-	agent := e.insertUser("Alice", "agent")
+	agent := e.newUser("Alice", "agent")
 	expect(t, e.do(http.MethodGet, numberPath(num(95)), supervisor, nil), http.StatusOK, "")
 	expect(t, e.do(http.MethodGet, "/v1/numbers", supervisor, nil), http.StatusOK, "")
 	for _, key := range []string{supervisor, agentKey} {
@@ -321,10 +342,10 @@ func TestAssign_ConcurrentAssignsOfOneNumberHaveOneWinner(t *testing.T) {
 	targets := make([]func() response, racers)
 	for i := range targets {
 		if i%2 == 0 {
-			user := e.insertUser("Agent"+string(rune('A'+i)), "agent")
+			user := e.newUser("Agent"+string(rune('A'+i)), "agent")
 			targets[i] = func() response { return e.assignAgent(user, num(100)) }
 		} else {
-			queue := e.insertQueue("Queue"+string(rune('A'+i)), "sms", "")
+			queue := e.newQueue("Queue"+string(rune('A'+i)), "sms", "")
 			targets[i] = func() response { return e.assignQueue(queue, num(100)) }
 		}
 	}
@@ -349,7 +370,7 @@ func TestAssign_ConcurrentAssignsToOneAgentStayWithinTheLimit(t *testing.T) {
 	for _, n := range nums {
 		e.addVerified(c, n, true)
 	}
-	agent := e.insertUser("Alice", "agent")
+	agent := e.newUser("Alice", "agent")
 	targets := make([]func() response, len(nums))
 	for i, n := range nums {
 		targets[i] = func() response { return e.assignAgent(agent, n) }

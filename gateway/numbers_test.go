@@ -4,15 +4,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"testing"
 
+	"directsms/directory"
 	"directsms/internal/fakecarrier"
 )
 
-// Helpers for the numbers tests. Users and queues are made with SQL: the directory API is
-// another area's, and these tests are about numbers.
+// Helpers for the numbers tests. Users and queues are made through the directory API.
 
 // carrier is a fake carrier running for one test, with one Twilio account registered in the
 // env's tenant.
@@ -83,42 +82,45 @@ func (e *env) addVerified(c *carrier, n string, direct bool) {
 	expect(e.t, e.do(http.MethodPost, numberPath(n)+"/verify", e.adminKey, nil), http.StatusOK, "")
 }
 
-// insertUser creates an active user of the env's tenant and returns its id.
-func (e *env) insertUser(name, role string) string {
+// newUser creates an available user with role through the directory API, in the tenant's
+// first team, and returns its id.
+func (e *env) newUser(name, role string) string {
 	e.t.Helper()
-	return e.insertUserIn(e.tenantID, name, role)
-}
-
-func (e *env) insertUserIn(tenantID, name, role string) string {
-	e.t.Helper()
-	var id string
-	err := e.db.Get(&id, `INSERT INTO users (tenant_id, name, email, role) VALUES ($1, $2, $3, $4) RETURNING id`,
-		tenantID, name, strings.ToLower(name)+"@acme.example", role)
-	if err != nil {
-		e.t.Fatalf("insert user %s: %v", name, err)
-	}
+	id, _ := e.user(name, directory.Role(role), e.firstTeam())
 	return id
 }
 
-// insertQueue creates a queue of kind under parent ("" for a root) and returns its id.
-func (e *env) insertQueue(name, kind, parent string) string {
+// firstTeam is the team the tenant was created with.
+func (e *env) firstTeam() string {
 	e.t.Helper()
-	var id string
-	err := e.db.Get(&id, `INSERT INTO queues (tenant_id, name, kind, parent_id) VALUES ($1, $2, $3, NULLIF($4, '')::uuid) RETURNING id`,
-		e.tenantID, name, kind, parent)
-	if err != nil {
-		e.t.Fatalf("insert queue %s: %v", name, err)
+	var team string
+	if err := e.db.Get(&team, `SELECT primary_team_id FROM users WHERE id = $1`, e.adminID); err != nil {
+		e.t.Fatalf("find the first team: %v", err)
 	}
-	return id
+	return team
 }
 
-// agentKey issues an API key for a new user with role.
+// deactivate deactivates a user through the directory API.
+func (e *env) deactivate(userID string) {
+	e.t.Helper()
+	expect(e.t, e.do(http.MethodDelete, "/v1/users/"+userID, e.adminKey, nil), http.StatusNoContent, "")
+}
+
+// newQueue creates a queue of kind under parent ("" for a root) through the directory API.
+func (e *env) newQueue(name, kind, parent string) string {
+	e.t.Helper()
+	in := map[string]any{"name": name, "kind": kind}
+	if parent != "" {
+		in["parent_id"] = parent
+	}
+	return e.id(e.do(http.MethodPost, "/v1/queues", e.adminKey, in), http.StatusCreated)
+}
+
+// keyFor issues an API key for a new user with role.
 func (e *env) keyFor(role string) string {
 	e.t.Helper()
-	id := e.insertUser("key-"+role, role)
-	r := e.do(http.MethodPost, "/v1/users/"+id+"/api-keys", e.adminKey, nil)
-	expect(e.t, r, http.StatusCreated, "")
-	return r.JSON(e.t)["key"].(string)
+	_, key := e.user("Key "+role, directory.Role(role), e.firstTeam())
+	return key
 }
 
 func (e *env) assignAgent(userID, n string) response {

@@ -64,9 +64,9 @@ CREATE TABLE numbers (
     sms_queue_id        uuid,
     -- Constant kinds: the composite keys to queues (tenant_id, id, kind) only match a queue of
     -- that kind.
-    sms_queue_kind      text NOT NULL DEFAULT 'sms',
+    sms_queue_kind      text GENERATED ALWAYS AS ('sms') STORED,
     ivr_queue_id        uuid,
-    ivr_queue_kind      text NOT NULL DEFAULT 'ivr',
+    ivr_queue_kind      text GENERATED ALWAYS AS ('ivr') STORED,
     created_at          timestamptz NOT NULL,
     updated_at          timestamptz NOT NULL,
     -- One number, one tenant: the inbound webhook finds the tenant by the number texted.
@@ -77,7 +77,6 @@ CREATE TABLE numbers (
     CONSTRAINT numbers_e164_check CHECK (e164 ~ '^\+[1-9][0-9]{4,14}$'),
     CONSTRAINT numbers_region_check CHECK (region ~ '^([A-Z]{2}|001)$'),
     CONSTRAINT numbers_label_check CHECK (length(label) <= 200),
-    CONSTRAINT numbers_queue_kinds_check CHECK (sms_queue_kind = 'sms' AND ivr_queue_kind = 'ivr'),
     CONSTRAINT numbers_status_check CHECK (status IN ('unverified', 'verified')),
     CONSTRAINT numbers_verified_check CHECK ((status = 'verified') = (verified_at IS NOT NULL AND verified_via IS NOT NULL)),
     CONSTRAINT numbers_one_sms_owner_check CHECK (sms_user_id IS NULL OR sms_queue_id IS NULL),
@@ -87,10 +86,10 @@ CREATE TABLE numbers (
     CONSTRAINT numbers_carrier_account_fkey FOREIGN KEY (tenant_id, carrier_account_id) REFERENCES carrier_accounts (tenant_id, id),
     CONSTRAINT numbers_sms_user_fkey FOREIGN KEY (tenant_id, sms_user_id)
         REFERENCES users (tenant_id, id) ON DELETE SET NULL (sms_user_id),
-    CONSTRAINT numbers_sms_queue_fkey FOREIGN KEY (tenant_id, sms_queue_id, sms_queue_kind)
-        REFERENCES queues (tenant_id, id, kind) ON DELETE SET NULL (sms_queue_id),
-    CONSTRAINT numbers_ivr_queue_fkey FOREIGN KEY (tenant_id, ivr_queue_id, ivr_queue_kind)
-        REFERENCES queues (tenant_id, id, kind) ON DELETE SET NULL (ivr_queue_id)
+    -- A queue holding numbers cannot be deleted (the directory answers 409 queue_in_use): its
+    -- numbers would silently stop routing.
+    CONSTRAINT numbers_sms_queue_fkey FOREIGN KEY (tenant_id, sms_queue_id, sms_queue_kind) REFERENCES queues (tenant_id, id, kind),
+    CONSTRAINT numbers_ivr_queue_fkey FOREIGN KEY (tenant_id, ivr_queue_id, ivr_queue_kind) REFERENCES queues (tenant_id, id, kind)
 );
 CREATE INDEX numbers_tenant_e164_idx ON numbers (tenant_id, e164);
 CREATE INDEX numbers_carrier_account_idx ON numbers (carrier_account_id);
@@ -102,20 +101,18 @@ CREATE INDEX numbers_ivr_queue_idx ON numbers (ivr_queue_id) WHERE ivr_queue_id 
 CREATE TABLE number_outbound (
     tenant_id      uuid NOT NULL,
     number_id      uuid NOT NULL,
-    number_direct  boolean NOT NULL DEFAULT false,
+    number_direct  boolean GENERATED ALWAYS AS (false) STORED,
     user_id        uuid,
     queue_id       uuid,
-    queue_kind     text NOT NULL DEFAULT 'sms',
+    queue_kind     text GENERATED ALWAYS AS ('sms') STORED,
     created_at     timestamptz NOT NULL,
-    CONSTRAINT number_outbound_constants_check CHECK (NOT number_direct AND queue_kind = 'sms'),
     CONSTRAINT number_outbound_one_sender_check CHECK ((user_id IS NULL) <> (queue_id IS NULL)),
     -- A direct number has no outbound senders: the key only matches a number whose direct is false,
     -- and a number cannot become direct while senders reference it.
     CONSTRAINT number_outbound_number_fkey FOREIGN KEY (tenant_id, number_id, number_direct)
         REFERENCES numbers (tenant_id, id, direct) ON DELETE CASCADE,
     CONSTRAINT number_outbound_user_fkey FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id) ON DELETE CASCADE,
-    CONSTRAINT number_outbound_queue_fkey FOREIGN KEY (tenant_id, queue_id, queue_kind)
-        REFERENCES queues (tenant_id, id, kind) ON DELETE CASCADE
+    CONSTRAINT number_outbound_queue_fkey FOREIGN KEY (tenant_id, queue_id, queue_kind) REFERENCES queues (tenant_id, id, kind)
 );
 CREATE UNIQUE INDEX number_outbound_user_key ON number_outbound (number_id, user_id) WHERE user_id IS NOT NULL;
 CREATE UNIQUE INDEX number_outbound_queue_key ON number_outbound (number_id, queue_id) WHERE queue_id IS NOT NULL;
