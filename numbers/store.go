@@ -134,9 +134,18 @@ func (s *Store) normalize(ctx context.Context, q sqlx.QueryerContext, tenantID, 
 	return n, nil
 }
 
+// tenantRegion reads the tenant's default region; an unknown tenant (an operator's typo, since
+// the API only ever passes its caller's) is not found.
 func tenantRegion(ctx context.Context, q sqlx.QueryerContext, tenantID string) (string, error) {
+	if !validUUID(tenantID) {
+		return "", apperr.NotFound("tenant")
+	}
 	var region string
-	if err := sqlx.GetContext(ctx, q, &region, sqlSelectTenantRegion, tenantID); err != nil {
+	err := sqlx.GetContext(ctx, q, &region, sqlSelectTenantRegion, tenantID)
+	if err == pg.ErrNoRows {
+		return "", apperr.NotFound("tenant")
+	}
+	if err != nil {
 		return "", fmt.Errorf("read region of tenant %s: %w", tenantID, err)
 	}
 	return region, nil

@@ -13,8 +13,10 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"directsms/directory"
+	"directsms/gateway"
 	"directsms/internal/apperr"
 	"directsms/internal/pgcluster"
+	"directsms/numbers"
 	"directsms/sql/pg"
 )
 
@@ -72,6 +74,15 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
+	carrier, err := startDemoCarrier()
+	if err != nil {
+		return err
+	}
+	defer carrier.Close()
+	nums := numbers.NewStore(db, numbers.Config{Verifier: gateway.NewCarrierVerifier(true, log), AllowPrivateURLs: true})
+	if err := seedDemoNumbers(ctx, nums, &seed, carrier.URL()); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (is another directsms running? try --listen :8081): %w", cfg.ListenAddr, err)
@@ -121,6 +132,10 @@ type demoSeed struct {
 	TeamID   string
 	QueueID  string
 	Keys     []demoKey
+	// The fake carrier's account and the numbers verified through it (seedDemoNumbers).
+	CarrierAccountID string
+	CarrierURL       string
+	Numbers          []demoNumber
 }
 
 type demoKey struct {
@@ -229,11 +244,23 @@ func printDemo(w io.Writer, base string, seed demoSeed) {
 		fmt.Fprintf(&b, "  %-12s %-22s %-10s %s\n", k.Who, k.Email, k.Role, k.Key)
 	}
 	admin, alice := seed.Keys[0], seed.Keys[1]
+	if len(seed.Numbers) > 0 {
+		fmt.Fprintf(&b, "\nnumbers, verified with the fake carrier at %s (Twilio account %s):\n", seed.CarrierURL, demoTwilioSID)
+		for _, n := range seed.Numbers {
+			fmt.Fprintf(&b, "  %s  %-13s owner %s\n", n.E164, n.Label, n.Owner)
+		}
+	}
 	fmt.Fprintf(&b, "\nTry:\n")
 	fmt.Fprintf(&b, "  curl -s -H 'Authorization: Bearer %s' %s/v1/users\n", admin.Key, base)
 	fmt.Fprintf(&b, "  curl -s -X PUT -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"status\": \"away\"}' %s/v1/users/%s/status\n", alice.Key, base, alice.UserID)
 	fmt.Fprintf(&b, "  curl -s -H 'Authorization: Bearer %s' %s/v1/queues/%s\n", admin.Key, base, seed.QueueID)
 	fmt.Fprintf(&b, "  curl -s -H 'Authorization: Bearer %s' %s/v1/users/%s/channels\n", admin.Key, base, alice.UserID)
+	if len(seed.Numbers) > 0 {
+		fmt.Fprintf(&b, "  curl -s -H 'Authorization: Bearer %s' %s/v1/numbers\n", admin.Key, base)
+		fmt.Fprintf(&b, "  curl -s -X POST -H 'Authorization: Bearer %s' %s/v1/numbers/%s/verify\n", admin.Key, base, seed.Numbers[0].E164)
+		fmt.Fprintf(&b, "  printf 'email,direct_number\\n%s,%s\\n' | curl -s -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: text/csv' --data-binary @- '%s/v1/bulk/direct-numbers?dry_run=true'\n",
+			alice.Email, seed.Numbers[0].E164, admin.Key, base)
+	}
 	fmt.Fprintf(&b, "  curl -s %s/openapi.json | head\n", base)
 	fmt.Fprintf(&b, "  curl -N -H 'Authorization: Bearer %s' %s/v1/events    # Alice's real-time events\n\n", alice.Key, base)
 	fmt.Fprint(w, b.String())

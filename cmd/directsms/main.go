@@ -33,6 +33,8 @@ Usage:
   directsms migrate       apply migrations and exit
   directsms dev           the zero-config demo: private PostgreSQL, demo tenant, server on :8080
   directsms tenant create --name NAME --admin-email EMAIL [--region US] [--timezone ZONE]
+  directsms bulk-assign --tenant ID FILE.csv [--dry-run] [--errors OUT.csv]
+                          assign direct numbers from email,direct_number[,...] rows
 
 Run "directsms COMMAND -h" for a command's flags.
 `
@@ -53,6 +55,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runDev(ctx, rest, getenv, stdout, stderr)
 	case "tenant":
 		return runTenant(ctx, rest, getenv, stdout, stderr)
+	case "bulk-assign":
+		return runBulkAssign(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
