@@ -87,7 +87,7 @@ func (s *Server) listCarrierAccounts(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, apperr.Invalid("cursor", "invalid_cursor", "cursor must be a next_cursor from a previous page"))
 		return
 	}
-	accounts, err := s.deps.Numbers.ListAccounts(r.Context(), p.TenantID, pager.Limit, pager.Cursor)
+	accounts, err := s.deps.Numbers.FindAccounts(r.Context(), p.TenantID, numbers.AccountFilter{Limit: pager.Limit, Cursor: pager.Cursor})
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -54,7 +54,7 @@ func (s *Server) listNumbers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	f := numbers.Filter{Status: numbers.Status(q.Get("status")), Query: q.Get("q"), Limit: pager.Limit, Cursor: pager.Cursor}
+	f := numbers.NumberFilter{Status: numbers.Status(q.Get("status")), Query: q.Get("q"), Limit: pager.Limit, Cursor: pager.Cursor}
 	if v := q.Get("direct"); v != "" {
 		direct, err := strconv.ParseBool(v)
 		if err != nil {
@@ -63,7 +63,7 @@ func (s *Server) listNumbers(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Direct = &direct
 	}
-	list, err := s.deps.Numbers.ListNumbers(r.Context(), p.TenantID, f)
+	list, err := s.deps.Numbers.FindNumbers(r.Context(), p.TenantID, f)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

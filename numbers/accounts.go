@@ -278,11 +278,17 @@ func (s *Store) AccountBySID(ctx context.Context, p Provider, sid string) (Accou
 	return row.account(), nil
 }
 
-// ListAccounts returns up to limit+1 of the tenant's accounts after the cursor id, in id
-// order, so the caller can tell whether there is a next page.
-func (s *Store) ListAccounts(ctx context.Context, tenantID string, limit int, cursor string) ([]Account, error) {
+// AccountFilter pages through a tenant's accounts: Cursor is the last id of the previous page.
+type AccountFilter struct {
+	Limit  int
+	Cursor string
+}
+
+// FindAccounts returns up to f.Limit+1 of the tenant's accounts after the cursor, in id order,
+// so the caller can tell whether there is a next page.
+func (s *Store) FindAccounts(ctx context.Context, tenantID string, f AccountFilter) ([]Account, error) {
 	var rows []accountRow
-	if err := s.db.SelectContext(ctx, &rows, sqlSelectAccountsForList, tenantID, cursor, limit+1); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, sqlSelectAccountsForList, tenantID, f.Cursor, f.Limit+1); err != nil {
 		return nil, fmt.Errorf("list carrier accounts: %w", err)
 	}
 	out := make([]Account, len(rows))

@@ -47,7 +47,7 @@ var errUserNotFound = apperr.NotFound("user")
 // The rules (direct, verified, no other owner, the per-agent limit) are the database's; their
 // violations come back as 409s with the API's codes.
 func (s *Store) AssignToUser(ctx context.Context, tenantID, userID, input string) (Number, error) {
-	n, err := s.normalize(ctx, s.db, tenantID, "number", input)
+	n, err := s.normalize(ctx, tenantID, "number", input)
 	if err != nil {
 		return Number{}, err
 	}
@@ -84,7 +84,7 @@ func (s *Store) AssignToUser(ctx context.Context, tenantID, userID, input string
 
 // UnassignFromUser takes the number away from the user it is assigned to.
 func (s *Store) UnassignFromUser(ctx context.Context, tenantID, userID, input string) error {
-	n, err := s.normalize(ctx, s.db, tenantID, "number", input)
+	n, err := s.normalize(ctx, tenantID, "number", input)
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func (s *Store) UnassignFromUser(ctx context.Context, tenantID, userID, input st
 // AssignToQueue puts the number on a queue: as its SMS owner for an SMS queue, as its IVR
 // number for an IVR queue. Assigning it again to the same queue changes nothing.
 func (s *Store) AssignToQueue(ctx context.Context, tenantID, queueID, input string) (Number, error) {
-	n, err := s.normalize(ctx, s.db, tenantID, "number", input)
+	n, err := s.normalize(ctx, tenantID, "number", input)
 	if err != nil {
 		return Number{}, err
 	}
@@ -141,7 +141,7 @@ func (s *Store) AssignToQueue(ctx context.Context, tenantID, queueID, input stri
 
 // UnassignFromQueue takes the number off the queue, whichever kind the queue is.
 func (s *Store) UnassignFromQueue(ctx context.Context, tenantID, queueID, input string) error {
-	n, err := s.normalize(ctx, s.db, tenantID, "number", input)
+	n, err := s.normalize(ctx, tenantID, "number", input)
 	if err != nil {
 		return err
 	}
@@ -171,7 +171,7 @@ func (s *Store) missingAssignment(ctx context.Context, tenantID string, n E164, 
 // SetOutbound replaces who may send from a non-direct number: active users of the tenant, and
 // leaf SMS queues. A direct number's only sender is its owner: 409 number_is_direct.
 func (s *Store) SetOutbound(ctx context.Context, tenantID, input string, senders Senders) (Number, error) {
-	n, err := s.normalize(ctx, s.db, tenantID, "number", input)
+	n, err := s.normalize(ctx, tenantID, "number", input)
 	if err != nil {
 		return Number{}, err
 	}

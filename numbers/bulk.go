@@ -174,7 +174,7 @@ const (
 		WHERE tenant_id = $1 AND e164 = ANY($2) ORDER BY id`
 	sqlCountOwnedNumbers = `SELECT sms_user_id, count(*) FROM numbers WHERE sms_user_id = ANY($1) GROUP BY sms_user_id`
 	sqlAssignMany        = `UPDATE numbers n SET sms_user_id = v.user_id, updated_at = $3
-		FROM unnest(CAST($1 AS uuid[]), CAST($2 AS uuid[])) AS v(number_id, user_id) WHERE n.id = v.number_id`
+		FROM unnest(CAST($1 AS uuid[]), CAST($2 AS uuid[])) AS v(number_id, user_id) WHERE n.id = v.number_id AND n.tenant_id = $4`
 )
 
 // bulkUser and bulkNumber are what validation needs to know of the users and numbers a file
@@ -227,7 +227,7 @@ func (s *Store) BulkAssign(ctx context.Context, tenantID string, file BulkFile, 
 			if err := directory.EnsurePersonalQueues(ctx, tx, tenantID, distinct(plan.userIDs)); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, sqlAssignMany, pq.Array(plan.numberIDs), pq.Array(plan.userIDs), s.now()); err != nil {
+			if _, err := tx.ExecContext(ctx, sqlAssignMany, pq.Array(plan.numberIDs), pq.Array(plan.userIDs), s.now(), tenantID); err != nil {
 				return ruleError(err, "")
 			}
 			return nil

@@ -170,8 +170,8 @@ type NumberUpdate struct {
 	Direct *bool
 }
 
-// Filter selects numbers to list. Query matches part of the number or of the label.
-type Filter struct {
+// NumberFilter selects numbers to list. Query matches part of the number or of the label.
+type NumberFilter struct {
 	Direct *bool
 	Status Status
 	Query  string
@@ -248,7 +248,7 @@ var errNoSuchAccount = apperr.Invalid("carrier_account_id", "carrier_account_not
 // GetNumber returns a number of the tenant with its assignments; input is read like any number
 // of the tenant.
 func (s *Store) GetNumber(ctx context.Context, tenantID, input string) (Number, error) {
-	n, err := s.normalize(ctx, s.db, tenantID, "number", input)
+	n, err := s.normalize(ctx, tenantID, "number", input)
 	if err != nil {
 		return Number{}, err
 	}
@@ -307,9 +307,9 @@ func loadSenders(ctx context.Context, q sqlx.QueryerContext, nums []Number) erro
 	return nil
 }
 
-// ListNumbers returns up to f.Limit+1 of the tenant's numbers after the cursor, in number
+// FindNumbers returns up to f.Limit+1 of the tenant's numbers after the cursor, in number
 // order, so the caller can tell whether there is a next page; the cursor is a number.
-func (s *Store) ListNumbers(ctx context.Context, tenantID string, f Filter) ([]Number, error) {
+func (s *Store) FindNumbers(ctx context.Context, tenantID string, f NumberFilter) ([]Number, error) {
 	if f.Status != "" && f.Status != StatusVerified && f.Status != StatusUnverified {
 		return nil, apperr.Invalid("status", "invalid_status", "status must be verified or unverified")
 	}
@@ -354,7 +354,7 @@ func likeText(q string) string {
 // outbound assignments; clearing direct removes its agent or SMS-queue owner. The removed
 // assignments are returned.
 func (s *Store) UpdateNumber(ctx context.Context, tenantID, input string, upd NumberUpdate) (Number, []Removed, error) {
-	n, err := s.normalize(ctx, s.db, tenantID, "number", input)
+	n, err := s.normalize(ctx, tenantID, "number", input)
 	if err != nil {
 		return Number{}, nil, err
 	}
@@ -426,7 +426,7 @@ func setDirect(ctx context.Context, tx *sqlx.Tx, cur Number, direct bool, now ti
 
 // DeleteNumber removes a number from the inventory with its assignments.
 func (s *Store) DeleteNumber(ctx context.Context, tenantID, input string) error {
-	n, err := s.normalize(ctx, s.db, tenantID, "number", input)
+	n, err := s.normalize(ctx, tenantID, "number", input)
 	if err != nil {
 		return err
 	}

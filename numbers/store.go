@@ -93,9 +93,12 @@ func ruleError(err error, n E164) error {
 	return ruleConflict(name, n)
 }
 
-// ruleConflict is the 409 for the named rule and number.
+// ruleConflict is the 409 for the named rule, naming the number when there is one.
 func ruleConflict(name string, n E164) *apperr.Error {
 	rule := ruleCodes[name]
+	if n == "" {
+		return apperr.Conflict(rule.code, rule.message)
+	}
 	return apperr.Conflict(rule.code, string(n)+": "+rule.message)
 }
 
@@ -119,11 +122,11 @@ const sqlSelectTenantRegion = `SELECT default_region FROM tenants WHERE id = $1`
 
 // normalize reads input as a number of the tenant. A number written with "+" needs no region,
 // which spares the inventory paths (/v1/numbers/+1415…) a query.
-func (s *Store) normalize(ctx context.Context, q sqlx.QueryerContext, tenantID, field, input string) (E164, error) {
+func (s *Store) normalize(ctx context.Context, tenantID, field, input string) (E164, error) {
 	region := ""
 	if !strings.HasPrefix(strings.TrimSpace(input), "+") {
 		var err error
-		if region, err = tenantRegion(ctx, q, tenantID); err != nil {
+		if region, err = tenantRegion(ctx, s.db, tenantID); err != nil {
 			return "", err
 		}
 	}

@@ -47,7 +47,7 @@ func (s *Store) Verify(ctx context.Context, tenantID, input string) (Number, err
 	if s.verifier == nil {
 		return Number{}, errors.New("verify number: the store has no verifier")
 	}
-	n, err := s.normalize(ctx, s.db, tenantID, "number", input)
+	n, err := s.normalize(ctx, tenantID, "number", input)
 	if err != nil {
 		return Number{}, err
 	}
