@@ -122,6 +122,27 @@ func TestSchema_RulesHoldAgainstRawSQL(t *testing.T) {
 			t.Fatalf("got %v, want number_outbound_number_fkey", err)
 		}
 	})
+	t.Run("the per-agent limit holds within one many-row statement", func(t *testing.T) {
+		f.addNumber(t, "+14158670004", true, true)
+		f.addNumber(t, "+14158670005", true, true)
+		if _, err := f.db.Exec(`UPDATE tenants SET max_direct_numbers_per_agent = 1 WHERE id = $1`, f.tenant); err != nil {
+			t.Fatalf("set limit: %v", err)
+		}
+		_, err := f.db.Exec(`UPDATE numbers SET sms_user_id = $1 WHERE e164 IN ('+14158670004', '+14158670005')`, f.admin)
+		if got := pg.Constraint(err); got != "numbers_agent_limit_check" {
+			t.Fatalf("got %v, want numbers_agent_limit_check", err)
+		}
+	})
+	t.Run("a deactivated user gets no number", func(t *testing.T) {
+		id := f.addNumber(t, "+14158670006", true, true)
+		if _, err := f.db.Exec(`UPDATE users SET active = false, deactivated_at = now() WHERE id = $1`, f.admin); err != nil {
+			t.Fatalf("deactivate: %v", err)
+		}
+		_, err := f.db.Exec(`UPDATE numbers SET sms_user_id = $2 WHERE id = $1`, id, f.admin)
+		if got := pg.Constraint(err); got != "numbers_sms_user_active_check" {
+			t.Fatalf("got %v, want numbers_sms_user_active_check", err)
+		}
+	})
 	t.Run("an owner is never replaced", func(t *testing.T) {
 		if _, err := f.db.Exec(`UPDATE numbers SET sms_user_id = $2 WHERE id = $1`, direct, f.user); err != nil {
 			t.Fatalf("assign: %v", err)

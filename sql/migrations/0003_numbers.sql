@@ -3,7 +3,8 @@
 -- The assignment rules live here, so that no code path and no two concurrent requests can break
 -- them:
 --   * a number has at most one SMS owner: one user (its direct number) or one SMS queue;
---   * a user owns only direct, verified numbers, at most tenants.max_direct_numbers_per_agent;
+--   * a user (an active one) owns only direct, verified numbers, at most
+--     tenants.max_direct_numbers_per_agent;
 --   * an SMS queue holds only verified numbers, direct or not (a non-direct number on an SMS queue
 --     is the "Messaging Inbound" case);
 --   * a number may also sit on one IVR queue, independently of its SMS owner;
@@ -146,15 +147,13 @@ $$;
 
 -- numbers_check_assignment guards every new SMS owner and IVR queue of a number. The checks run
 -- in the order the API reports them: what the number is (direct, verified), then who holds it,
--- then the target's own limits.
+-- then the target's own limits (the per-agent limit is numbers_check_agents, once per
+-- statement).
 CREATE FUNCTION numbers_check_assignment() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     old_user   uuid;
     old_queue  uuid;
     old_ivr    uuid;
-    user_ok    boolean;
-    max_owned  integer;
-    owned      integer;
 BEGIN
     IF TG_OP = 'UPDATE' THEN
         old_user := OLD.sms_user_id;
@@ -174,19 +173,6 @@ BEGIN
         END IF;
         IF NEW.sms_queue_id IS NOT NULL THEN
             PERFORM numbers_fail('numbers_sms_owner_queue_check', 'the number is assigned to an SMS queue');
-        END IF;
-        -- The user's row lock serializes every assignment to that user, so the count below is
-        -- read after any concurrent assignment has committed: the limit cannot be overrun.
-        SELECT u.active, t.max_direct_numbers_per_agent INTO user_ok, max_owned
-            FROM users u JOIN tenants t ON t.id = u.tenant_id
-            WHERE u.tenant_id = NEW.tenant_id AND u.id = NEW.sms_user_id
-            FOR NO KEY UPDATE OF u;
-        IF NOT FOUND OR NOT user_ok THEN
-            PERFORM numbers_fail('numbers_sms_user_active_check', 'the user does not exist or is deactivated');
-        END IF;
-        SELECT count(*) INTO owned FROM numbers WHERE sms_user_id = NEW.sms_user_id AND id <> NEW.id;
-        IF owned >= max_owned THEN
-            PERFORM numbers_fail('numbers_agent_limit_check', format('an agent may own at most %s direct numbers', max_owned));
         END IF;
     END IF;
 
@@ -216,6 +202,49 @@ $$;
 CREATE TRIGGER numbers_check_assignment BEFORE INSERT OR UPDATE OF sms_user_id, sms_queue_id, ivr_queue_id ON numbers
     FOR EACH ROW WHEN (NEW.sms_user_id IS NOT NULL OR NEW.sms_queue_id IS NOT NULL OR NEW.ivr_queue_id IS NOT NULL)
     EXECUTE FUNCTION numbers_check_assignment();
+
+-- numbers_check_agents checks the users a statement gave numbers to, once per statement however
+-- many rows it wrote (bulk assignment writes thousands): each must be active and within its
+-- tenant's max_direct_numbers_per_agent. The users' rows are locked first, in id order, so
+-- concurrent assignments to one user run one after the other and each counts after the other
+-- has committed: the limit cannot be overrun.
+CREATE FUNCTION numbers_check_agents() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    gained  uuid[];
+    over    record;
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        SELECT array_agg(DISTINCT n.sms_user_id) INTO gained
+            FROM new_rows n JOIN old_rows o ON o.id = n.id
+            WHERE n.sms_user_id IS NOT NULL AND n.sms_user_id IS DISTINCT FROM o.sms_user_id;
+    ELSE
+        SELECT array_agg(DISTINCT n.sms_user_id) INTO gained FROM new_rows n WHERE n.sms_user_id IS NOT NULL;
+    END IF;
+    IF gained IS NULL THEN
+        RETURN NULL;
+    END IF;
+    PERFORM 1 FROM users WHERE id = ANY(gained) ORDER BY id FOR NO KEY UPDATE;
+    IF EXISTS (SELECT 1 FROM users WHERE id = ANY(gained) AND NOT active) THEN
+        PERFORM numbers_fail('numbers_sms_user_active_check', 'the user is deactivated');
+    END IF;
+    SELECT c.owned, t.max_direct_numbers_per_agent AS max_owned INTO over
+        FROM (SELECT sms_user_id, count(*) AS owned FROM numbers WHERE sms_user_id = ANY(gained) GROUP BY sms_user_id) c
+        JOIN users u ON u.id = c.sms_user_id JOIN tenants t ON t.id = u.tenant_id
+        WHERE c.owned > t.max_direct_numbers_per_agent
+        LIMIT 1;
+    IF FOUND THEN
+        PERFORM numbers_fail('numbers_agent_limit_check', format('an agent may own at most %s direct numbers', over.max_owned));
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER numbers_check_agents_update AFTER UPDATE ON numbers
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION numbers_check_agents();
+CREATE TRIGGER numbers_check_agents_insert AFTER INSERT ON numbers
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION numbers_check_agents();
 
 CREATE FUNCTION number_outbound_check_queue() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
