@@ -108,6 +108,7 @@ const (
 		VALUES ($1, $2, $3, NULLIF($4, ''), NULLIF($5, ''), NULLIF($6, ''), NULLIF($7, ''), NULLIF($8, ''), $9, $10, $10)
 		RETURNING ` + accountColumns
 	sqlSelectAccount         = `SELECT ` + accountColumns + ` FROM carrier_accounts WHERE tenant_id = $1 AND id = $2`
+	sqlSelectAccountLocked   = sqlSelectAccount + ` FOR UPDATE`
 	sqlSelectAccountBySID    = `SELECT ` + accountColumns + ` FROM carrier_accounts WHERE provider = $1 AND account_sid = $2`
 	sqlSelectAccountsForList = `SELECT ` + accountColumns + ` FROM carrier_accounts
 		WHERE tenant_id = $1 AND ($2 = '' OR id > CAST(NULLIF($2, '') AS uuid)) ORDER BY id LIMIT $3`
@@ -303,7 +304,7 @@ func (s *Store) UpdateAccount(ctx context.Context, tenantID, id string, upd Acco
 	var out Account
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var row accountRow
-		err := tx.GetContext(ctx, &row, sqlSelectAccount+` FOR UPDATE`, tenantID, id)
+		err := tx.GetContext(ctx, &row, sqlSelectAccountLocked, tenantID, id)
 		if err == pg.ErrNoRows {
 			return ErrAccountNotFound
 		}

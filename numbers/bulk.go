@@ -172,8 +172,10 @@ const (
 		WHERE tenant_id = $1 AND lower(email) = ANY($2) AND active ORDER BY id`
 	sqlSelectBulkNumbers = `SELECT id, e164, direct, status, sms_user_id, sms_queue_id FROM numbers
 		WHERE tenant_id = $1 AND e164 = ANY($2) ORDER BY id`
-	sqlCountOwnedNumbers = `SELECT sms_user_id, count(*) FROM numbers WHERE sms_user_id = ANY($1) GROUP BY sms_user_id`
-	sqlAssignMany        = `UPDATE numbers n SET sms_user_id = v.user_id, updated_at = $3
+	sqlSelectBulkUsersLocked   = sqlSelectBulkUsers + ` FOR NO KEY UPDATE`
+	sqlSelectBulkNumbersLocked = sqlSelectBulkNumbers + ` FOR UPDATE`
+	sqlCountOwnedNumbers       = `SELECT sms_user_id, count(*) FROM numbers WHERE sms_user_id = ANY($1) GROUP BY sms_user_id`
+	sqlAssignMany              = `UPDATE numbers n SET sms_user_id = v.user_id, updated_at = $3
 		FROM unnest(CAST($1 AS uuid[]), CAST($2 AS uuid[])) AS v(number_id, user_id) WHERE n.id = v.number_id AND n.tenant_id = $4`
 )
 
@@ -298,8 +300,7 @@ func loadBulk(ctx context.Context, tx *sqlx.Tx, tenantID string, in bulkInput, l
 ) {
 	userQuery, numberQuery := sqlSelectBulkUsers, sqlSelectBulkNumbers
 	if lock {
-		userQuery += ` FOR NO KEY UPDATE`
-		numberQuery += ` FOR UPDATE`
+		userQuery, numberQuery = sqlSelectBulkUsersLocked, sqlSelectBulkNumbersLocked
 	}
 	if err := tx.GetContext(ctx, &limit, sqlSelectAgentLimit, tenantID); err != nil {
 		return nil, nil, nil, 0, fmt.Errorf("read the agent limit: %w", err)
