@@ -179,8 +179,8 @@ func (s *Store) checkNewAccount(in *NewAccount) error {
 			return apperr.Invalid("api_key", "invalid_credentials", "api_key and public_key are for Telnyx accounts; Twilio takes auth_token")
 		}
 	case ProviderTelnyx:
-		if len(in.AccountSID) > 200 {
-			return apperr.Invalid("account_sid", "invalid_account_sid", "account_sid must be at most 200 characters")
+		if err := checkText("account_sid", "invalid_account_sid", in.AccountSID, 200); err != nil {
+			return err
 		}
 		if in.AuthToken != "" {
 			return apperr.Invalid("auth_token", "invalid_credentials", "auth_token is for Twilio accounts; Telnyx takes api_key and public_key")
@@ -193,16 +193,16 @@ func (s *Store) checkNewAccount(in *NewAccount) error {
 
 // checkAccountFields validates the fields an update can also change, as they will be stored.
 func (s *Store) checkAccountFields(p Provider, label, authToken, apiKey, publicKey, baseURL *string) error {
-	if len(*label) > 200 {
-		return apperr.Invalid("label", "invalid_label", "label must be at most 200 characters")
+	if err := checkText("label", "invalid_label", *label, 200); err != nil {
+		return err
 	}
 	switch p {
 	case ProviderTwilio:
-		if *authToken == "" || len(*authToken) > 200 {
+		if *authToken == "" || checkText("auth_token", "", *authToken, 200) != nil {
 			return apperr.Invalid("auth_token", "invalid_auth_token", "a Twilio account needs its auth_token (at most 200 characters)")
 		}
 	case ProviderTelnyx:
-		if *apiKey == "" || len(*apiKey) > 500 {
+		if *apiKey == "" || checkText("api_key", "", *apiKey, 500) != nil {
 			return apperr.Invalid("api_key", "invalid_api_key", "a Telnyx account needs its api_key (at most 500 characters)")
 		}
 		if key, err := base64.StdEncoding.DecodeString(*publicKey); err != nil || len(key) != 32 {

@@ -212,8 +212,8 @@ func (s *Store) CreateNumber(ctx context.Context, tenantID string, in NewNumber)
 		return Number{}, invalidNumber("number", err)
 	}
 	in.Label = strings.TrimSpace(in.Label)
-	if len(in.Label) > 200 {
-		return Number{}, apperr.Invalid("label", "invalid_label", "label must be at most 200 characters")
+	if err := checkText("label", "invalid_label", in.Label, 200); err != nil {
+		return Number{}, err
 	}
 	if !validUUID(in.CarrierAccountID) {
 		return Number{}, errNoSuchAccount
@@ -314,8 +314,11 @@ func (s *Store) FindNumbers(ctx context.Context, tenantID string, f NumberFilter
 		return nil, apperr.Invalid("status", "invalid_status", "status must be verified or unverified")
 	}
 	query := strings.TrimSpace(f.Query)
-	if len(query) > 200 {
-		return nil, apperr.Invalid("q", "invalid_query", "q must be at most 200 characters")
+	if err := checkText("q", "invalid_query", query, 200); err != nil {
+		return nil, err
+	}
+	if err := checkText("cursor", "invalid_cursor", f.Cursor, 64); err != nil {
+		return nil, err
 	}
 	var rows []numberRow
 	err := s.db.SelectContext(ctx, &rows, sqlSelectNumbersForList, tenantID, f.Cursor, f.Direct, string(f.Status),
@@ -360,8 +363,8 @@ func (s *Store) UpdateNumber(ctx context.Context, tenantID, input string, upd Nu
 	}
 	if upd.Label != nil {
 		label := strings.TrimSpace(*upd.Label)
-		if len(label) > 200 {
-			return Number{}, nil, apperr.Invalid("label", "invalid_label", "label must be at most 200 characters")
+		if err := checkText("label", "invalid_label", label, 200); err != nil {
+			return Number{}, nil, err
 		}
 		upd.Label = &label
 	}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 
@@ -110,6 +111,15 @@ func invalidNumber(field string, err error) error {
 		return apperr.Invalid(field, "invalid_number", bad.Error())
 	}
 	return err
+}
+
+// checkText refuses what a text column cannot hold (NUL, invalid UTF-8) and what is longer than
+// max characters, as a 422 naming field, so such input never reaches PostgreSQL as an error.
+func checkText(field, code, s string, max int) error {
+	if strings.ContainsRune(s, 0) || !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
+		return apperr.Invalid(field, code, fmt.Sprintf("%s must be text of at most %d characters", field, max))
+	}
+	return nil
 }
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
