@@ -123,3 +123,10 @@ func TestBody_UnknownFieldAndWrongTypeAre400(t *testing.T) {
 		})
 	}
 }
+
+func TestInput_NULCharactersAre400NotA500(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	expect(t, e.do(http.MethodPost, "/v1/teams", e.adminKey, `{"name": "a\u0000b"}`), http.StatusBadRequest, "invalid_request")
+	expect(t, e.do(http.MethodGet, "/v1/users?q=a%00b", e.adminKey, nil), http.StatusBadRequest, "invalid_request")
+}
