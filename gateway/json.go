@@ -1,15 +1,16 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 
@@ -22,21 +23,94 @@ func decodeJSON(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return apperr.BadRequest("", "Content-Type must be application/json")
 	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return err
-	}
-	// PostgreSQL text cannot hold NUL; refusing it here keeps it from ever becoming a 500.
-	if bytes.Contains(bytes.ToLower(body), []byte(`\u0000`)) {
-		return apperr.BadRequest("", "text must not contain NUL characters (\\u0000)")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
+	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
 		return apperr.BadRequest("", "the body must hold one JSON object and nothing after it")
+	}
+	if field, ok := findNUL(reflect.ValueOf(v), ""); ok {
+		return nulError(field)
+	}
+	return nil
+}
+
+// findNUL returns the JSON path of the first string in v holding a NUL character: valid JSON,
+// but text PostgreSQL cannot store, so it is refused as an invalid value rather than ever
+// reaching the database as a 500.
+func findNUL(v reflect.Value, path string) (string, bool) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return "", false
+		}
+		return findNUL(v.Elem(), path)
+	case reflect.String:
+		return path, strings.IndexByte(v.String(), 0) >= 0
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			if f.Anonymous && f.Tag.Get("json") == "" {
+				name = ""
+			}
+			if p, ok := findNUL(v.Field(i), joinPath(path, name)); ok {
+				return p, true
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			if p, ok := findNUL(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); ok {
+				return p, true
+			}
+		}
+	case reflect.Map:
+		iter := v.MapRange()
+		for iter.Next() {
+			key := fmt.Sprint(iter.Key().Interface())
+			if strings.IndexByte(key, 0) >= 0 {
+				return path, true
+			}
+			if p, ok := findNUL(iter.Value(), joinPath(path, key)); ok {
+				return p, true
+			}
+		}
+	}
+	return "", false
+}
+
+func joinPath(path, name string) string {
+	if path == "" || name == "" {
+		return path + name
+	}
+	return path + "." + name
+}
+
+func nulError(field string) error {
+	return apperr.Invalid(field, "invalid_text", field+" must not contain NUL characters")
+}
+
+// checkQuery refuses query parameters PostgreSQL cannot store as text: NUL characters and
+// invalid UTF-8.
+func checkQuery(r *http.Request) error {
+	for key, vals := range r.URL.Query() {
+		for _, val := range append([]string{key}, vals...) {
+			if strings.IndexByte(val, 0) >= 0 || !utf8.ValidString(val) {
+				return apperr.Invalid(key, "invalid_text", "query parameter "+strconv.QuoteToASCII(key)+" must be UTF-8 text without NUL characters")
+			}
+		}
 	}
 	return nil
 }

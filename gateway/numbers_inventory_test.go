@@ -161,17 +161,17 @@ func TestNumbers_ListFiltersAndPages(t *testing.T) {
 		for query, code := range map[string]string{
 			"direct=maybe":   "invalid_direct",
 			"status=pending": "invalid_status",
-			"q=%00":          "invalid_query",
-			"q=%FF":          "invalid_query",
-			"cursor=%00":     "invalid_cursor",
+			"q=%00":          "invalid_text",
+			"q=%FF":          "invalid_text",
+			"cursor=%00":     "invalid_text",
 		} {
 			expect(t, e.do(http.MethodGet, "/v1/numbers?"+query, e.adminKey, nil), http.StatusUnprocessableEntity, code)
 		}
 	})
 	t.Run("text a database cannot hold is 422", func(t *testing.T) {
-		expect(t, e.do(http.MethodPatch, numberPath(num(300)), e.adminKey, map[string]any{"label": "a\x00b"}), http.StatusUnprocessableEntity, "invalid_label")
-		expect(t, e.do(http.MethodPatch, "/v1/carrier-accounts/"+c.accountID, e.adminKey, map[string]any{"label": "a\x00b"}), http.StatusUnprocessableEntity, "invalid_label")
-		expect(t, e.do(http.MethodPatch, "/v1/carrier-accounts/"+c.accountID, e.adminKey, map[string]any{"auth_token": "a\x00b"}), http.StatusUnprocessableEntity, "invalid_auth_token")
+		expect(t, e.do(http.MethodPatch, numberPath(num(300)), e.adminKey, map[string]any{"label": "a\x00b"}), http.StatusUnprocessableEntity, "invalid_text")
+		expect(t, e.do(http.MethodPatch, "/v1/carrier-accounts/"+c.accountID, e.adminKey, map[string]any{"label": "a\x00b"}), http.StatusUnprocessableEntity, "invalid_text")
+		expect(t, e.do(http.MethodPatch, "/v1/carrier-accounts/"+c.accountID, e.adminKey, map[string]any{"auth_token": "a\x00b"}), http.StatusUnprocessableEntity, "invalid_text")
 	})
 }
 

@@ -124,9 +124,27 @@ func TestBody_UnknownFieldAndWrongTypeAre400(t *testing.T) {
 	}
 }
 
-func TestInput_NULCharactersAre400NotA500(t *testing.T) {
+func TestInput_TextPostgreSQLCannotStoreIs422NamingTheField(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	expect(t, e.do(http.MethodPost, "/v1/teams", e.adminKey, `{"name": "a\u0000b"}`), http.StatusBadRequest, "invalid_request")
-	expect(t, e.do(http.MethodGet, "/v1/users?q=a%00b", e.adminKey, nil), http.StatusBadRequest, "invalid_request")
+	cases := []struct {
+		name, method, path, body, field string
+	}{
+		{"NUL in a body string", http.MethodPost, "/v1/teams", `{"name": "a\u0000b"}`, "name"},
+		{"NUL in a query parameter", http.MethodGet, "/v1/users?q=a%00b", "", "q"},
+		{"invalid UTF-8 in a query parameter", http.MethodGet, "/v1/users?q=%FF", "", "q"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var body any
+			if tc.body != "" {
+				body = tc.body
+			}
+			r := e.do(tc.method, tc.path, e.adminKey, body)
+			expect(t, r, http.StatusUnprocessableEntity, "invalid_text")
+			if got := r.JSON(t)["error"].(map[string]any)["field"]; got != tc.field {
+				t.Fatalf("got field %v, want %s", got, tc.field)
+			}
+		})
+	}
 }

@@ -137,8 +137,8 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(rec, r.Body, s.bodyLimit(r))
 		}
-		if strings.ContainsRune(r.URL.Path, 0) || strings.Contains(r.URL.RawQuery, "%00") {
-			writeErrorBody(rec, http.StatusBadRequest, "invalid_request", "the URL must not contain NUL characters", "")
+		if err := checkQuery(r); err != nil {
+			s.writeError(rec, r, err)
 			s.metrics.observe(info.route, r.Method, rec.status, time.Since(start))
 			return
 		}
