@@ -16,6 +16,7 @@ import (
 	"directsms/directory"
 	"directsms/gateway"
 	"directsms/numbers"
+	"directsms/reporting"
 	"directsms/routing"
 	"directsms/sql/pg"
 	"directsms/sql/pgtest"
@@ -54,6 +55,7 @@ func newEnv(t *testing.T) *env {
 	nums := numbers.NewStore(db, numbers.Config{Verifier: gateway.NewCarrierVerifier(true, log), AllowPrivateURLs: true})
 	api := gateway.New(gateway.Config{PublicURL: "https://sms.example.com"}, gateway.Deps{
 		DB: db, Directory: dir, Numbers: nums, Hub: hub, Logger: log,
+		Reporting: reporting.NewStore(db, nil),
 	})
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)

@@ -75,6 +75,15 @@ func (s *Server) routes() http.Handler {
 	v1.HandleFunc("/queues/{id}/numbers/{number}", s.unassignQueueNumber).Methods(http.MethodDelete)
 	v1.HandleFunc("/bulk/direct-numbers", s.bulkAssignDirectNumbers).Methods(http.MethodPost)
 
+	// Reporting and events: session reports and exports, event webhooks and their delivery logs.
+	v1.HandleFunc("/reports/sessions", s.sessionReport).Methods(http.MethodGet)
+	v1.HandleFunc("/exports/sessions", s.exportSessions).Methods(http.MethodGet)
+	v1.HandleFunc("/event-subscriptions", s.createEventSubscription).Methods(http.MethodPost)
+	v1.HandleFunc("/event-subscriptions", s.listEventSubscriptions).Methods(http.MethodGet)
+	v1.HandleFunc("/event-subscriptions/{id}", s.getEventSubscription).Methods(http.MethodGet)
+	v1.HandleFunc("/event-subscriptions/{id}", s.deleteEventSubscription).Methods(http.MethodDelete)
+	v1.HandleFunc("/event-subscriptions/{id}/deliveries", s.listEventDeliveries).Methods(http.MethodGet)
+
 	s.router = r
 	return s.outer(r)
 }

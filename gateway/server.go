@@ -11,6 +11,7 @@ import (
 
 	"directsms/directory"
 	"directsms/numbers"
+	"directsms/reporting"
 	"directsms/routing"
 )
 
@@ -36,6 +37,7 @@ type Deps struct {
 	DB        *sqlx.DB
 	Directory *directory.Store
 	Numbers   *numbers.Store
+	Reporting *reporting.Store
 	Logger    *slog.Logger
 	Registry  *prometheus.Registry
 	NowFunc   func() time.Time

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -16,6 +17,7 @@ import (
 	"directsms/directory"
 	"directsms/gateway"
 	"directsms/numbers"
+	"directsms/reporting"
 	"directsms/routing"
 	"directsms/sql/migrations"
 	"directsms/sql/pg"
@@ -110,11 +112,24 @@ func serve(ctx context.Context, cfg config, db *sqlx.DB, ln net.Listener, log *s
 	api := gateway.New(gateway.Config{
 		PublicURL:        cfg.PublicURL,
 		AllowPrivateURLs: cfg.AllowPrivateURLs,
-	}, gateway.Deps{DB: db, Directory: dir, Numbers: nums, Hub: hub, Logger: log})
+	}, gateway.Deps{DB: db, Directory: dir, Numbers: nums, Hub: hub, Reporting: reporting.NewStore(db, nil), Logger: log})
 
 	// Long-lived requests (event streams) end when the process is asked to stop.
 	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
+
+	// Webhook deliveries run in every process; the dispatcher claims work so they never collide.
+	dispatcher := reporting.NewDispatcher(db, reporting.DispatcherConfig{AllowPrivateURLs: cfg.AllowPrivateURLs, Logger: log})
+	var background sync.WaitGroup
+	background.Add(1)
+	go func() {
+		defer background.Done()
+		dispatcher.Run(baseCtx)
+	}()
+	defer func() {
+		cancelBase()
+		background.Wait()
+	}()
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
