@@ -42,6 +42,7 @@ func TestSessionReport_KnownHistory(t *testing.T) {
 	w := newWorld(t)
 	t.Run("every figure matches counts computed from the inserted rows", func(t *testing.T) { everyFigureMatches(t, w) })
 	t.Run("CSV parses back to the same figures", func(t *testing.T) { csvParsesBack(t, w) })
+	t.Run("the export has every session with its own figures", func(t *testing.T) { exportMatchesHistory(t, w) })
 }
 
 func everyFigureMatches(t *testing.T, w *world) {
