@@ -40,9 +40,11 @@
 //     from the last assignment to closing. null when none.
 //
 // Medians interpolate between the two middle values when there is an even number of them.
-// Message figures are computed from the messages table through its (session_id, created_at)
-// index rather than kept as counters on sessions: a trigger updating the session row on every
-// message would slow the inbound path, and the index meets the reporting budget.
+// Message figures come from counters on each session (messages_in, messages_out and the times
+// of its first inbound message and first agent text) that a trigger on messages keeps for every
+// writer, so a report reads sessions alone: a month of a tenant with a million sessions a year
+// grouped by day and type answers in a quarter of the time a per-session join over messages
+// takes, for one heap-only update per inserted message.
 //
 // An export lists the same range one session per row, with the same figures per session
 // (missed and rerouted being that session's counts), streamed as it is read.

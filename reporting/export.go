@@ -68,7 +68,7 @@ const exportFlushEvery = 500
 // stream out as the index is walked: no sort, nothing held back.
 const sqlExportSessions = `SELECT s.id, s.type, s.status, s.created_at, s.closed_at, s.close_reason, s.number, c.address,
 		s.assignee_id, u.name, s.queue_id, q.name, s.team_id, t.name,
-		ms.n_in, ms.n_out, s.deflected, s.missed_count, s.rerouted_count,
+		s.messages_in, s.messages_out, s.deflected, s.missed_count, s.rerouted_count,
 		` + sqlFirstResponseSeconds + `,
 		` + sqlHandlingSeconds + `
 	FROM sessions s
@@ -76,7 +76,6 @@ const sqlExportSessions = `SELECT s.id, s.type, s.status, s.created_at, s.closed
 	LEFT JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.assignee_id
 	LEFT JOIN queues q ON q.tenant_id = s.tenant_id AND q.id = s.queue_id
 	LEFT JOIN teams t ON t.tenant_id = s.tenant_id AND t.id = s.team_id
-	` + sqlSessionMessageStats + `
 	WHERE s.tenant_id = $1 AND s.created_at >= $2 AND s.created_at < $3
 	  AND (cardinality(CAST($4 AS text[])) = 0 OR s.type = ANY($4))
 	ORDER BY s.created_at`

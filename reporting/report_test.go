@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"directsms/internal/apperr"
 	"directsms/reporting"
@@ -116,7 +118,7 @@ func everyFigureMatches(t *testing.T, w *world) {
 			if strings.HasPrefix(row.Hour, "2026-03-08T02:") {
 				t.Errorf("got an hour %s that the clocks skipped", row.Hour)
 			}
-			if i > 0 && row.Hour <= rep.Rows[i-1].Hour && !strings.HasSuffix(rep.Rows[i-1].Hour, "-05:00") {
+			if i > 0 && !mustRFC3339(t, row.Hour).After(mustRFC3339(t, rep.Rows[i-1].Hour)) {
 				t.Errorf("rows out of order: %s after %s", row.Hour, rep.Rows[i-1].Hour)
 			}
 		}
@@ -197,6 +199,15 @@ func csvParsesBack(t *testing.T, w *world) {
 	}
 }
 
+func mustRFC3339(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatalf("parse %q: %v", s, err)
+	}
+	return v
+}
+
 // jsonCell is a decoded JSON value as the CSV writes it.
 func jsonCell(v any) string {
 	switch x := v.(type) {
@@ -238,5 +249,55 @@ func TestSessionReport_InvalidQueriesAre422NamingTheField(t *testing.T) {
 				t.Fatalf("got %v, want %s on %s", err, tc.code, tc.field)
 			}
 		})
+	}
+}
+
+func TestMessageCounters_BulkAndSingleInsertsCountTheSame(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	h := newTenant(t, db, "Count", "UTC")
+	team := addTeam(t, db, h, "T")
+	agent := addUser(t, db, h, "Ann", "agent", team)
+	contact := insertID(t, db, `INSERT INTO contacts (tenant_id, address, kind, created_at) VALUES ($1, '+16175550111', 'number', now()) RETURNING id`, h.ID)
+	newSession := func(at time.Time) string {
+		return insertID(t, db, `INSERT INTO sessions (tenant_id, contact_id, number, type, status, closed_at, last_message_at, created_at)
+			VALUES ($1, $2, '+14155550100', 'Messaging Inbound', 'closed', $3, $3, $3) RETURNING id`, h.ID, contact, at)
+	}
+	base := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	one, two := newSession(base), newSession(base.Add(time.Hour))
+	const insert = `INSERT INTO messages (tenant_id, session_id, direction, kind, from_address, to_address, body, sender_user_id, status, created_at, status_changed_at)
+		VALUES ($1, $2, $3, $4, 'a', 'b', 'x', $5, 'received', $6, $6)`
+	// Session one gets its messages one statement at a time, out of order.
+	exec(t, db, insert, h.ID, one, "out", "text", agent.ID, base.Add(3*time.Minute))
+	exec(t, db, insert, h.ID, one, "in", "text", nil, base.Add(time.Minute))
+	exec(t, db, insert, h.ID, one, "out", "deflection", nil, base.Add(90*time.Second))
+	exec(t, db, insert, h.ID, one, "in", "text", nil, base)
+	exec(t, db, insert, h.ID, one, "out", "text", agent.ID, base.Add(2*time.Minute))
+	// Session two gets the same shape in one statement, together with more for session one.
+	exec(t, db, `INSERT INTO messages (tenant_id, session_id, direction, kind, from_address, to_address, body, sender_user_id, status, created_at, status_changed_at)
+		SELECT $1, sid, dir, kind, 'a', 'b', 'x', sender, 'received', at, at
+		FROM (VALUES ($2::uuid, 'out', 'text', $4::uuid, $5::timestamptz + interval '3 minutes'),
+		             ($2::uuid, 'in', 'text', NULL, $5::timestamptz + interval '1 minute'),
+		             ($2::uuid, 'out', 'deflection', NULL, $5::timestamptz + interval '90 seconds'),
+		             ($2::uuid, 'in', 'text', NULL, $5::timestamptz),
+		             ($2::uuid, 'out', 'text', $4::uuid, $5::timestamptz + interval '2 minutes'),
+		             ($3::uuid, 'in', 'text', NULL, $6::timestamptz + interval '1 hour')) AS v(sid, dir, kind, sender, at)`,
+		h.ID, two, one, agent.ID, base.Add(time.Hour), base)
+	var got []struct {
+		In, Out          int
+		FirstIn, FirstAg time.Time
+	}
+	if err := db.Select(&got, `SELECT messages_in AS "in", messages_out AS "out", first_message_in_at AS firstin, first_agent_text_at AS firstag
+		FROM sessions WHERE id = ANY($1) ORDER BY created_at`, pq.Array([]string{one, two})); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		fmt.Sprint(3, 3, base, base.Add(2*time.Minute)),
+		fmt.Sprint(2, 3, base.Add(time.Hour), base.Add(time.Hour+2*time.Minute)),
+	}
+	for i, g := range got {
+		if s := fmt.Sprint(g.In, g.Out, g.FirstIn.UTC(), g.FirstAg.UTC()); s != want[i] {
+			t.Errorf("session %d: got in, out, first in, first agent text = %s, want %s", i+1, s, want[i])
+		}
 	}
 }

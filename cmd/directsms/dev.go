@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -261,6 +262,10 @@ func printDemo(w io.Writer, base string, seed demoSeed) {
 		fmt.Fprintf(&b, "  printf 'email,direct_number\\n%s,%s\\n' | curl -s -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: text/csv' --data-binary @- '%s/v1/bulk/direct-numbers?dry_run=true'\n",
 			alice.Email, seed.Numbers[0].E164, admin.Key, base)
 	}
+	month := time.Now().UTC()
+	month = time.Date(month.Year(), month.Month(), 1, 0, 0, 0, 0, time.UTC)
+	fmt.Fprintf(&b, "  curl -s -H 'Authorization: Bearer %s' '%s/v1/reports/sessions?from=%s&to=%s&group_by=day,type'\n",
+		admin.Key, base, month.Format(time.DateOnly), month.AddDate(0, 1, 0).Format(time.DateOnly))
 	fmt.Fprintf(&b, "  curl -s %s/openapi.json | head\n", base)
 	fmt.Fprintf(&b, "  curl -N -H 'Authorization: Bearer %s' %s/v1/events    # Alice's real-time events\n\n", alice.Key, base)
 	fmt.Fprint(w, b.String())

@@ -79,3 +79,61 @@ CREATE TABLE webhook_attempts (
 );
 CREATE INDEX webhook_attempts_subscription_idx ON webhook_attempts (subscription_id, id);
 CREATE INDEX webhook_attempts_delivery_idx ON webhook_attempts (delivery_id);
+
+-- Per-session message figures for reports, kept by a trigger on messages so that every writer
+-- (inbound routing, outbound sending, deflection, consent replies) is counted and a report reads
+-- sessions alone: a month of a busy tenant grouped by day and type takes a quarter of the time
+-- of joining messages per session. The trigger is per statement, over the inserted rows, so a
+-- bulk insert costs one UPDATE per statement rather than one per row; a single inbound text
+-- pays one HOT update of a row its transaction already holds. Messages never move between
+-- sessions and their direction, kind, sender and creation time never change, so inserts are all
+-- there is to count.
+ALTER TABLE sessions
+    ADD COLUMN messages_in integer NOT NULL DEFAULT 0,
+    ADD COLUMN messages_out integer NOT NULL DEFAULT 0,
+    -- The first inbound message, and the first text an agent wrote (kind text, with a sender).
+    ADD COLUMN first_message_in_at timestamptz,
+    ADD COLUMN first_agent_text_at timestamptz;
+-- Room on each page for the new versions that counting writes, so they stay heap-only (HOT).
+ALTER TABLE sessions SET (fillfactor = 90);
+
+CREATE FUNCTION sessions_count_messages() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE sessions s SET
+        messages_in = s.messages_in + n.n_in,
+        messages_out = s.messages_out + n.n_out,
+        first_message_in_at = LEAST(s.first_message_in_at, n.first_in),
+        first_agent_text_at = LEAST(s.first_agent_text_at, n.first_agent_text)
+    FROM (
+        SELECT session_id,
+               count(*) FILTER (WHERE direction = 'in') AS n_in,
+               count(*) FILTER (WHERE direction = 'out') AS n_out,
+               min(created_at) FILTER (WHERE direction = 'in') AS first_in,
+               min(created_at) FILTER (WHERE direction = 'out' AND kind = 'text' AND sender_user_id IS NOT NULL) AS first_agent_text
+        FROM new_messages
+        GROUP BY session_id
+    ) n
+    WHERE s.id = n.session_id;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER messages_count_sessions AFTER INSERT ON messages
+    REFERENCING NEW TABLE AS new_messages
+    FOR EACH STATEMENT EXECUTE FUNCTION sessions_count_messages();
+
+UPDATE sessions s SET
+    messages_in = n.n_in,
+    messages_out = n.n_out,
+    first_message_in_at = n.first_in,
+    first_agent_text_at = n.first_agent_text
+FROM (
+    SELECT session_id,
+           count(*) FILTER (WHERE direction = 'in') AS n_in,
+           count(*) FILTER (WHERE direction = 'out') AS n_out,
+           min(created_at) FILTER (WHERE direction = 'in') AS first_in,
+           min(created_at) FILTER (WHERE direction = 'out' AND kind = 'text' AND sender_user_id IS NOT NULL) AS first_agent_text
+    FROM messages
+    GROUP BY session_id
+) n
+WHERE s.id = n.session_id;
