@@ -96,39 +96,6 @@ func exportMatchesHistory(t *testing.T, w *world) {
 	}
 }
 
-// sqlGenerateSessions writes $2 sessions of tenant $1 (owned by contact $3), one every $4
-// seconds from $5, each with an inbound text and an agent's answer ($6).
-const (
-	sqlGenerateSessions = `INSERT INTO sessions (tenant_id, contact_id, number, type, status, assignee_id, deflected,
-			missed_count, rerouted_count, last_message_at, created_at, assigned_at, closed_at)
-		SELECT $1, $3, '+14155550100',
-		       (ARRAY['Messaging Inbound (SMS Direct)', 'Messaging Outbound (SMS Direct)', 'Messaging Inbound', 'Messaging Outbound'])[1 + i % 4],
-		       'closed', $6, i % 7 = 0, i % 3, i % 5 % 2, ts, ts, ts + interval '10 seconds', ts + interval '20 minutes'
-		FROM generate_series(1, $2) AS i, LATERAL (SELECT CAST($5 AS timestamptz) + make_interval(secs => i * CAST($4 AS double precision)) AS ts) t`
-	sqlGenerateMessages = `INSERT INTO messages (tenant_id, session_id, direction, kind, from_address, to_address, body,
-			sender_user_id, status, created_at, status_changed_at)
-		SELECT s.tenant_id, s.id, d.direction, 'text', '+16175550111', s.number, 'hello',
-		       CASE WHEN d.direction = 'out' THEN s.assignee_id END,
-		       CASE WHEN d.direction = 'out' THEN 'delivered' ELSE 'received' END,
-		       s.created_at + d.offs, s.created_at + d.offs
-		FROM sessions s
-		CROSS JOIN (VALUES ('in', interval '0'), ('out', interval '95 seconds'), ('in', interval '4 minutes')) AS d(direction, offs)
-		WHERE s.tenant_id = $1
-		ORDER BY s.created_at + d.offs`
-)
-
-// generateSessions fills a new tenant with n closed sessions from start, spaced evenly.
-func generateSessions(t testing.TB, w *world, h *tenantHistory, n int, every time.Duration, start time.Time) {
-	t.Helper()
-	team := addTeam(t, w.db, h, "Bulk")
-	agent := addUser(t, w.db, h, "Bulk Agent", "agent", team)
-	contact := insertID(t, w.db, `INSERT INTO contacts (tenant_id, address, kind, created_at) VALUES ($1, '+16175550111', 'number', now()) RETURNING id`, h.ID)
-	exec(t, w.db, sqlGenerateSessions, h.ID, n, contact, every.Seconds(), start, agent.ID)
-	exec(t, w.db, sqlGenerateMessages, h.ID)
-	exec(t, w.db, `VACUUM ANALYZE sessions`)
-	exec(t, w.db, `VACUUM ANALYZE messages`)
-}
-
 // countingWriter counts what passes through and samples the heap as it goes.
 type countingWriter struct {
 	n        int64
@@ -163,7 +130,7 @@ func TestExport_StreamsOneHundredThousandSessionsInFlatMemory(t *testing.T) {
 	w := &world{db: db, store: reporting.NewStore(db, nil)}
 	h := newTenant(t, db, "Bulk", "America/New_York")
 	const n = 100_000
-	generateSessions(t, w, h, n, 5*time.Minute, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	generateSessions(t, db, h, n, 5*time.Minute, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 
 	exp, err := w.store.Export(context.Background(), h.ID, reporting.ExportQuery{From: "2026-01-01", To: "2027-01-01"})
 	if err != nil {
@@ -200,7 +167,7 @@ func TestExport_AnErrorFromTheConsumerStopsIt(t *testing.T) {
 	db := pgtest.NewDB(t)
 	w := &world{db: db, store: reporting.NewStore(db, nil)}
 	h := newTenant(t, db, "Stop", "UTC")
-	generateSessions(t, w, h, 50, time.Minute, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	generateSessions(t, db, h, 50, time.Minute, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	exp, err := w.store.Export(context.Background(), h.ID, reporting.ExportQuery{From: "2026-01-01", To: "2026-01-02"})
 	if err != nil {
 		t.Fatal(err)
