@@ -43,7 +43,7 @@
 // Message figures come from counters on each session (messages_in, messages_out and the times
 // of its first inbound message and first agent text) that a trigger on messages keeps for every
 // writer, so a report reads sessions alone: a month of a tenant with a million sessions a year
-// grouped by day and type answers in a quarter of the time a per-session join over messages
+// grouped by day and type answers in about a third of the time a per-session join over messages
 // takes, for one heap-only update per inserted message.
 //
 // An export lists the same range one session per row, with the same figures per session

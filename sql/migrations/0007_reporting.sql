@@ -82,7 +82,7 @@ CREATE INDEX webhook_attempts_delivery_idx ON webhook_attempts (delivery_id);
 
 -- Per-session message figures for reports, kept by a trigger on messages so that every writer
 -- (inbound routing, outbound sending, deflection, consent replies) is counted and a report reads
--- sessions alone: a month of a busy tenant grouped by day and type takes a quarter of the time
+-- sessions alone: a month of a busy tenant grouped by day and type takes about a third of the time
 -- of joining messages per session. The trigger is per statement, over the inserted rows, so a
 -- bulk insert costs one UPDATE per statement rather than one per row; a single inbound text
 -- pays one HOT update of a row its transaction already holds. Messages never move between
