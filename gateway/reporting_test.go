@@ -427,28 +427,3 @@ func TestEventSubscriptions_DeliveryLogShowsEachTryNewestFirst(t *testing.T) {
 	}
 	expect(t, e.do(http.MethodGet, "/v1/event-subscriptions/"+sub.ID+"/deliveries?cursor=abc", e.adminKey, nil), http.StatusUnprocessableEntity, "invalid_cursor")
 }
-
-func TestOpenAPI_DocumentsReportingRoutes(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	r := e.do(http.MethodGet, "/openapi.json", "", nil)
-	var doc struct {
-		Paths map[string]map[string]any `json:"paths"`
-	}
-	if err := json.Unmarshal(r.Body, &doc); err != nil {
-		t.Fatal(err)
-	}
-	for path, methods := range map[string][]string{
-		"/v1/reports/sessions":                    {"get"},
-		"/v1/exports/sessions":                    {"get"},
-		"/v1/event-subscriptions":                 {"get", "post"},
-		"/v1/event-subscriptions/{id}":            {"get", "delete"},
-		"/v1/event-subscriptions/{id}/deliveries": {"get"},
-	} {
-		for _, m := range methods {
-			if _, ok := doc.Paths[path][m]; !ok {
-				t.Errorf("got no %s %s in the OpenAPI document", strings.ToUpper(m), path)
-			}
-		}
-	}
-}

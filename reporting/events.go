@@ -140,7 +140,7 @@ const sqlEnqueueEvent = `WITH subs AS (
 		FOR KEY SHARE
 	), ev AS (
 		INSERT INTO webhook_events (tenant_id, type, data, occurred_at)
-		SELECT CAST($1 AS uuid), CAST($2 AS text), CAST($3 AS jsonb), CAST($4 AS timestamptz) WHERE EXISTS (SELECT 1 FROM subs)
+		SELECT CAST($1 AS uuid), CAST($2 AS text), CAST($3 AS json), CAST($4 AS timestamptz) WHERE EXISTS (SELECT 1 FROM subs)
 		RETURNING id
 	)
 	INSERT INTO webhook_deliveries (tenant_id, event_id, subscription_id, next_attempt_at, created_at)

@@ -453,3 +453,24 @@ func TestCreateSubscription_InvalidInputIs422NamingTheField(t *testing.T) {
 		t.Fatalf("got %+v, %v; want the valid subscription created", sub, err)
 	}
 }
+
+func TestEnqueue_TextJSONBWouldRefuseIsStillDelivered(t *testing.T) {
+	t.Parallel()
+	e := newEventsEnv(t)
+	rc := newReceiver(t, "nul-secret-012345678")
+	e.subscribe(t, e.h.ID, rc.srv.URL, rc.secret, "message.received")
+	body := "before\x00after \xff"
+	e.enqueue(t, e.h.ID, t0, reporting.EventMessageReceived, reporting.MessageReceived{MessageID: "m1", Body: body, ReceivedAt: t0})
+	e.runOnce(t, e.dispatcher(reporting.DispatcherConfig{}), t0)
+	got := rc.envelopes()
+	if len(got) != 1 || !rc.verified[0] {
+		t.Fatalf("got %d deliveries, want one that verifies", len(got))
+	}
+	var data reporting.MessageReceived
+	if err := json.Unmarshal(got[0].Data, &data); err != nil {
+		t.Fatal(err)
+	}
+	if data.Body != "before\x00after \uFFFD" {
+		t.Errorf("got body %q, want the NUL kept and the invalid byte replaced", data.Body)
+	}
+}

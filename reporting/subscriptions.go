@@ -75,8 +75,8 @@ var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 // CreateSubscription registers url for events, deliveries signed with secret. allowPrivate
 // lets the URL point at private or loopback addresses (development only).
 func (s *Store) CreateSubscription(ctx context.Context, tenantID, createdBy string, in NewSubscription, allowPrivate bool) (Subscription, error) {
-	if len(in.Secret) < MinSecretLength || len(in.Secret) > MaxSecretLength {
-		return Subscription{}, apperr.Invalid("secret", "invalid_secret", fmt.Sprintf("secret must be %d to %d characters", MinSecretLength, MaxSecretLength))
+	if len(in.Secret) < MinSecretLength || len(in.Secret) > MaxSecretLength || !storable(in.Secret) {
+		return Subscription{}, apperr.Invalid("secret", "invalid_secret", fmt.Sprintf("secret must be %d to %d characters of UTF-8 text without NUL", MinSecretLength, MaxSecretLength))
 	}
 	if len(in.Events) == 0 {
 		return Subscription{}, apperr.Invalid("events", "invalid_events", "events must name at least one event")

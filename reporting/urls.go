@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"directsms/internal/apperr"
 )
@@ -66,6 +67,9 @@ func (s *Store) checkURL(ctx context.Context, raw string, allowPrivate bool) (st
 	if len(raw) > MaxURLLength {
 		return "", invalid(fmt.Sprintf("url is longer than %d characters", MaxURLLength))
 	}
+	if !storable(raw) {
+		return "", invalid("url must be UTF-8 text without NUL characters")
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", invalid(fmt.Sprintf("%q is not a URL", raw))
@@ -86,8 +90,12 @@ func (s *Store) checkURL(ctx context.Context, raw string, allowPrivate bool) (st
 			return "", invalid(fmt.Sprintf("url port %q is not a port number", p))
 		}
 	}
+	normalized := u.String()
+	if len(normalized) > MaxURLLength {
+		return "", invalid(fmt.Sprintf("url is longer than %d characters once escaped", MaxURLLength))
+	}
 	if allowPrivate {
-		return u.String(), nil
+		return normalized, nil
 	}
 	private := func() error {
 		return apperr.Invalid("url", "private_url", fmt.Sprintf("url host %q is a private, loopback or reserved address; receivers must be reachable on the public internet", host))
@@ -96,7 +104,7 @@ func (s *Store) checkURL(ctx context.Context, raw string, allowPrivate bool) (st
 		if !IsPublicAddr(a) {
 			return "", private()
 		}
-		return u.String(), nil
+		return normalized, nil
 	}
 	lookupCtx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
@@ -113,7 +121,12 @@ func (s *Store) checkURL(ctx context.Context, raw string, allowPrivate bool) (st
 			return "", private()
 		}
 	}
-	return u.String(), nil
+	return normalized, nil
+}
+
+// storable reports whether PostgreSQL can keep s in a text column: valid UTF-8, no NUL.
+func storable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 // errPrivateAddress is why the dispatcher refused to connect.

@@ -93,3 +93,24 @@ func TestIsPublicAddr(t *testing.T) {
 		}
 	}
 }
+
+func FuzzCheckURL(f *testing.F) {
+	for _, s := range []string{"https://hooks.example.com/x", "http://127.0.0.1:8080/", "http://[::1]/", "ftp://x", "http://u:p@h/", "http://h:99999/", "http://\x00/", "http://\xff/", "%", "https://internal.example.com/"} {
+		f.Add(s)
+	}
+	s := &Store{resolver: fakeResolver{"hooks.example.com": {"93.184.215.14"}, "internal.example.com": {"10.1.2.3"}}}
+	f.Fuzz(func(t *testing.T, raw string) {
+		for _, allow := range []bool{false, true} {
+			u, err := s.checkURL(context.Background(), raw, allow)
+			if err != nil {
+				if _, ok := apperr.As(err); !ok {
+					t.Fatalf("got a non-caller error %v", err)
+				}
+				continue
+			}
+			if !storable(u) || len(u) > MaxURLLength {
+				t.Fatalf("accepted %q as %q", raw, u)
+			}
+		}
+	})
+}

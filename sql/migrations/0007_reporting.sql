@@ -29,7 +29,9 @@ CREATE TABLE webhook_events (
     id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     tenant_id    uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     type         text NOT NULL,
-    data         jsonb NOT NULL,
+    -- json, not jsonb: kept byte for byte as the producer wrote it, so every try sends the same
+    -- body, and text jsonb refuses (a NUL a carrier passed through) cannot fail the producer.
+    data         json NOT NULL,
     occurred_at  timestamptz NOT NULL,
     CONSTRAINT webhook_events_tenant_id_key UNIQUE (tenant_id, id),
     CONSTRAINT webhook_events_type_check CHECK (type IN ('session.created', 'session.closed', 'message.received', 'message.sent', 'message.status', 'agent.status'))
