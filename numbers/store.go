@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"regexp"
 	"strings"
 	"time"
@@ -48,12 +49,19 @@ func (s *Store) now() time.Time { return s.nowFunc().UTC() }
 // LookupNumber, in anyone's).
 var ErrNotFound = apperr.NotFound("number")
 
-// inTx runs fn in a transaction and runs it again, up to three times in all, when PostgreSQL
-// aborted it to break a deadlock: concurrent assignments lock users, queues and numbers, and
-// bulk assignment locks many at once.
+// inTx runs fn in a transaction and runs it again, up to six times in all with a short random
+// pause, when PostgreSQL aborted it to break a deadlock: concurrent assignments lock users,
+// queues and numbers, and bulk assignment locks many at once.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	var err error
-	for attempt := 0; attempt < 3; attempt++ {
+	for attempt := range 6 {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(time.Duration(1+rand.IntN(10*attempt)) * time.Millisecond):
+			}
+		}
 		err = pg.InTx(ctx, s.db, fn)
 		if !pg.IsRetryable(err) || ctx.Err() != nil {
 			return err
