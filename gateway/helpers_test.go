@@ -24,6 +24,10 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
+// publicURL is the URL the test server believes carriers reach it at; webhook signatures are
+// computed over it.
+const publicURL = "https://sms.example.com"
+
 // env is one test's running API over its own database, with one tenant and its admin.
 type env struct {
 	t        *testing.T
@@ -34,6 +38,7 @@ type env struct {
 	api      *gateway.Server
 	dir      *directory.Store
 	nums     *numbers.Store
+	routing  *routing.Service
 	tenantID string
 	adminID  string
 	adminKey string
@@ -53,13 +58,15 @@ func newEnv(t *testing.T) *env {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	// The fake carrier listens on loopback, so carrier accounts may point there.
 	nums := numbers.NewStore(db, numbers.Config{Verifier: gateway.NewCarrierVerifier(true, log), AllowPrivateURLs: true})
-	api := gateway.New(gateway.Config{PublicURL: "https://sms.example.com"}, gateway.Deps{
-		DB: db, Directory: dir, Numbers: nums, Hub: hub, Logger: log,
+	rt := routing.NewService(db, routing.Options{})
+	t.Cleanup(func() { rt.Close() })
+	api := gateway.New(gateway.Config{PublicURL: publicURL}, gateway.Deps{
+		DB: db, Directory: dir, Numbers: nums, Routing: rt, Hub: hub, Logger: log,
 		Reporting: reporting.NewStore(db, nil),
 	})
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	e := &env{t: t, db: db, dsn: dsn, hub: hub, srv: srv, api: api, dir: dir, nums: nums}
+	e := &env{t: t, db: db, dsn: dsn, hub: hub, srv: srv, api: api, dir: dir, nums: nums, routing: rt}
 	e.tenantID, e.adminID, e.adminKey = e.newTenant("Acme")
 	return e
 }

@@ -23,6 +23,10 @@ func (s *Server) routes() http.Handler {
 	r.Handle("/metrics", s.metricsHandler()).Methods(http.MethodGet)
 	r.HandleFunc("/openapi.json", s.openapi).Methods(http.MethodGet)
 
+	// Carrier webhooks: outside /v1, authenticated by the carrier's signature, not a bearer key.
+	r.HandleFunc("/webhooks/twilio/messages", s.twilioMessages).Methods(http.MethodPost)
+	r.HandleFunc("/webhooks/telnyx", s.telnyxWebhook).Methods(http.MethodPost)
+
 	v1 := apiRoutes{router: r, auth: s.authenticate}
 
 	v1.HandleFunc("/users/{id}/api-keys", s.createAPIKey).Methods(http.MethodPost)
@@ -83,6 +87,13 @@ func (s *Server) routes() http.Handler {
 	v1.HandleFunc("/event-subscriptions/{id}", s.getEventSubscription).Methods(http.MethodGet)
 	v1.HandleFunc("/event-subscriptions/{id}", s.deleteEventSubscription).Methods(http.MethodDelete)
 	v1.HandleFunc("/event-subscriptions/{id}/deliveries", s.listEventDeliveries).Methods(http.MethodGet)
+
+	// Sessions and routing.
+	v1.HandleFunc("/sessions", s.listSessions).Methods(http.MethodGet)
+	v1.HandleFunc("/sessions/{id}", s.getSession).Methods(http.MethodGet)
+	v1.HandleFunc("/sessions/{id}/messages", s.listSessionMessages).Methods(http.MethodGet)
+	v1.HandleFunc("/sessions/{id}/accept", s.acceptSession).Methods(http.MethodPost)
+	v1.HandleFunc("/sessions/{id}/close", s.closeSession).Methods(http.MethodPost)
 
 	s.router = r
 	return s.outer(r)

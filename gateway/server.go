@@ -38,6 +38,7 @@ type Deps struct {
 	Directory *directory.Store
 	Numbers   *numbers.Store
 	Reporting *reporting.Store
+	Routing   *routing.Service
 	Logger    *slog.Logger
 	Registry  *prometheus.Registry
 	NowFunc   func() time.Time
@@ -53,6 +54,8 @@ type Server struct {
 	metrics *metrics
 	router  *mux.Router
 	handler http.Handler
+	// addresses caches how webhook numbers classify; see addressCache.
+	addresses addressCache
 }
 
 // DefaultMaxBodyBytes is the body limit when Config leaves it zero, far below anything that could

@@ -21,6 +21,7 @@ type Service struct {
 	nowFunc  func() time.Time
 	log      *slog.Logger
 	notifier *notifier
+	accounts accountCache
 
 	// inbound is the prepared routing_inbound call, prepared on first use: a prepared statement
 	// saves a round trip per text over lib/pq's parse-then-execute.

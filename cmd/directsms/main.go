@@ -35,6 +35,7 @@ Usage:
   directsms tenant create --name NAME --admin-email EMAIL [--region US] [--timezone ZONE]
   directsms bulk-assign --tenant ID FILE.csv [--dry-run] [--errors OUT.csv]
                           assign direct numbers from email,direct_number[,...] rows
+  directsms bench inbound --url URL --duration 30s --connections 64   load-test the inbound webhook
 
 Run "directsms COMMAND -h" for a command's flags.
 `
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runTenant(ctx, rest, getenv, stdout, stderr)
 	case "bulk-assign":
 		return runBulkAssign(ctx, rest, getenv, stdout, stderr)
+	case "bench":
+		return runBench(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -109,10 +109,12 @@ func serve(ctx context.Context, cfg config, db *sqlx.DB, ln net.Listener, log *s
 		Verifier:         gateway.NewCarrierVerifier(cfg.AllowPrivateURLs, log),
 		AllowPrivateURLs: cfg.AllowPrivateURLs,
 	})
+	rt := routing.NewService(db, routing.Options{Logger: log})
+	defer rt.Close()
 	api := gateway.New(gateway.Config{
 		PublicURL:        cfg.PublicURL,
 		AllowPrivateURLs: cfg.AllowPrivateURLs,
-	}, gateway.Deps{DB: db, Directory: dir, Numbers: nums, Hub: hub, Reporting: reporting.NewStore(db, nil), Logger: log})
+	}, gateway.Deps{DB: db, Directory: dir, Numbers: nums, Routing: rt, Hub: hub, Reporting: reporting.NewStore(db, nil), Logger: log})
 
 	// Long-lived requests (event streams) end when the process is asked to stop.
 	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
