@@ -78,6 +78,8 @@ type accountCache struct {
 type cachedAccounts struct {
 	accounts []WebhookAccount
 	fetched  time.Time
+	// refreshed is when a fresh lookup was last made for the key.
+	refreshed time.Time
 }
 
 // lookup answers key's accounts from the cache while fresh, else from load. fresh asks for a
@@ -87,8 +89,7 @@ func (c *accountCache) lookup(key string, fresh bool, load func() ([]WebhookAcco
 	c.mu.Lock()
 	e, ok := c.entries[key]
 	c.mu.Unlock()
-	age := now.Sub(e.fetched)
-	if ok && age < accountTTL && (!fresh || age < refreshInterval) {
+	if ok && now.Sub(e.fetched) < accountTTL && (!fresh || now.Sub(e.refreshed) < refreshInterval) {
 		return e.accounts, nil
 	}
 	accounts, err := load()
@@ -102,7 +103,11 @@ func (c *accountCache) lookup(key string, fresh bool, load func() ([]WebhookAcco
 		if c.entries == nil {
 			c.entries = map[string]cachedAccounts{}
 		}
-		c.entries[key] = cachedAccounts{accounts: accounts, fetched: now}
+		refreshed := e.refreshed
+		if fresh {
+			refreshed = now
+		}
+		c.entries[key] = cachedAccounts{accounts: accounts, fetched: now, refreshed: refreshed}
 	}
 	c.mu.Unlock()
 	return accounts, nil

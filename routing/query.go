@@ -92,7 +92,7 @@ type Message struct {
 	From         string          `json:"from" db:"from_address"`
 	To           string          `json:"to" db:"to_address"`
 	Body         string          `json:"body" db:"body"`
-	Media        json.RawMessage `json:"media,omitempty" db:"media"`
+	Media        json.RawMessage `json:"media" db:"media"`
 	Segments     int             `json:"segments" db:"segments"`
 	Encoding     string          `json:"encoding" db:"encoding"`
 	SenderUserID *string         `json:"sender_user_id" db:"sender_user_id"`
@@ -149,7 +149,7 @@ const (
 		LIMIT $11`
 	sqlSelectSessionEvents = `SELECT kind, data, at FROM session_events WHERE tenant_id = $1 AND session_id = $2 ORDER BY id`
 	// sqlSelectMessages lists a session's messages oldest first, after the cursor message.
-	sqlSelectMessages = `SELECT m.id, m.session_id, m.direction, m.kind, m.from_address, m.to_address, m.body, m.media,
+	sqlSelectMessages = `SELECT m.id, m.session_id, m.direction, m.kind, m.from_address, m.to_address, m.body, COALESCE(m.media, '[]') AS media,
 			m.segments, m.encoding, m.sender_user_id, m.status, m.error_code, m.created_at
 		FROM messages m
 		WHERE m.tenant_id = $1 AND m.session_id = $2
