@@ -94,6 +94,7 @@ func (s *Server) routes() http.Handler {
 	v1.HandleFunc("/sessions/{id}/messages", s.listSessionMessages).Methods(http.MethodGet)
 	v1.HandleFunc("/sessions/{id}/accept", s.acceptSession).Methods(http.MethodPost)
 	v1.HandleFunc("/sessions/{id}/close", s.closeSession).Methods(http.MethodPost)
+	v1.HandleFunc("/routing/explain", s.explainRouting).Methods(http.MethodGet)
 
 	s.router = r
 	return s.outer(r)

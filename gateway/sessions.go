@@ -2,7 +2,10 @@ package gateway
 
 import (
 	"net/http"
+	"time"
 
+	"directsms/directory"
+	"directsms/internal/apperr"
 	"directsms/routing"
 )
 
@@ -89,4 +92,34 @@ func (s *Server) closeSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, sess)
+}
+
+// explainRouting answers what would happen to a text from ?from= to ?to= at ?at= (RFC 3339,
+// default now): admins and supervisors.
+func (s *Server) explainRouting(w http.ResponseWriter, r *http.Request) {
+	p := principal(r)
+	if err := requireRole(p, directory.RoleAdmin, directory.RoleSupervisor); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	if q.Get("to") == "" {
+		s.writeError(w, r, apperr.Invalid("to", "invalid_number", "to is required: the tenant number a text would go to"))
+		return
+	}
+	at := s.now()
+	if v := q.Get("at"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			s.writeError(w, r, apperr.Invalid("at", "invalid_time", "at must be an RFC 3339 time, like 2026-03-08T09:30:00Z"))
+			return
+		}
+		at = t
+	}
+	ex, err := s.deps.Routing.Explain(r.Context(), p.TenantID, q.Get("to"), q.Get("from"), at)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ex)
 }

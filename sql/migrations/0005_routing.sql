@@ -57,6 +57,17 @@ CREATE FUNCTION routing_eligible_members(p_tenant uuid, p_queue uuid) RETURNS uu
     WHERE u.active AND u.status = 'available' AND COALESCE(uc.enabled, true)
 $$;
 
+-- routing_team_queue is a team's SMS queue, where its members' direct sessions go when neither
+-- they nor their backups can take them: the first by name (then id) of the shared SMS queues the
+-- team is a member of, or NULL.
+CREATE FUNCTION routing_team_queue(p_tenant uuid, p_team uuid) RETURNS uuid LANGUAGE sql STABLE AS $$
+    SELECT q.id
+    FROM queue_members qm JOIN queues q ON q.id = qm.queue_id
+    WHERE qm.tenant_id = p_tenant AND qm.team_id = p_team AND q.kind = 'sms' AND q.personal_user_id IS NULL
+    ORDER BY lower(q.name), q.id
+    LIMIT 1
+$$;
+
 -- routing_personal_queue returns a user's personal SMS queue, creating it (with the user as its one
 -- member) the first time; the unique personal_user_id makes concurrent first uses create one.
 CREATE FUNCTION routing_personal_queue(p_tenant uuid, p_user uuid) RETURNS uuid LANGUAGE plpgsql AS $$
@@ -204,12 +215,8 @@ BEGIN
             v_step := 'team_queue';
         WHEN 'team_queue' THEN
             SELECT u.primary_team_id INTO v_team FROM users u WHERE u.tenant_id = p_tenant AND u.id = v_owner_user;
-            SELECT q.id INTO v_queue
-                FROM queue_members qm JOIN queues q ON q.id = qm.queue_id
-                WHERE qm.tenant_id = p_tenant AND qm.team_id = v_team AND q.kind = 'sms' AND q.personal_user_id IS NULL
-                ORDER BY lower(q.name), q.id
-                LIMIT 1;
-            IF v_team IS NOT NULL AND v_queue IS NOT NULL THEN
+            v_queue := routing_team_queue(p_tenant, v_team);
+            IF v_queue IS NOT NULL THEN
                 PERFORM routing_move(p_tenant, p_session, v_queue, 'team_queue', jsonb_build_object('queue_id', v_queue), p_reason, p_now);
                 RETURN routing_fan_out(p_tenant, p_session, v_queue, p_now);
             END IF;
@@ -256,7 +263,8 @@ $$;
 --     or a new one opened with its type fixed (direct number or not) and placed (routing_place);
 --   * the message insert is the duplicate check: a carrier message id stored before violates
 --     messages_carrier_message_key (also when the other copy commits while this one waits), the
---     statement fails and nothing of this call remains;
+--     statement fails and nothing of this call remains; a copy kept as unrouted, or routed,
+--     before the number's configuration changed counts as stored too;
 --   * consent keywords update the contact and queue the reply as an outbound message (status
 --     queued: the outbox), at most one opt-out confirmation per opt-out, none when the carrier
 --     account answers STOP itself, and nothing but the opt-in confirmation to an opted-out
@@ -277,6 +285,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_tenant uuid;
     v_own_opt_out boolean;
+    v_known boolean;
     v_direct boolean;
     v_owner_user uuid;
     v_owner_queue uuid;
@@ -295,13 +304,16 @@ DECLARE
     v_reply_body text;
     v_reply uuid;
 BEGIN
-    SELECT a.tenant_id, a.sends_own_opt_out_confirmation INTO v_tenant, v_own_opt_out
-        FROM carrier_accounts a WHERE a.id = p_account_id;
-    SELECT n.direct, n.sms_user_id, n.sms_queue_id, t.sms_enabled, t.name, t.help_text
-        INTO v_direct, v_owner_user, v_owner_queue, v_sms, v_name, v_help
-        FROM numbers n JOIN tenants t ON t.id = n.tenant_id
-        WHERE n.e164 = p_to AND n.carrier_account_id = p_account_id AND n.tenant_id = v_tenant;
-    IF NOT FOUND THEN
+    -- One lookup: the account's tenant and settings, and the number texted if it is in that
+    -- account.
+    SELECT a.tenant_id, a.sends_own_opt_out_confirmation, n.id IS NOT NULL, n.direct, n.sms_user_id, n.sms_queue_id,
+           t.sms_enabled, t.name, t.help_text
+        INTO v_tenant, v_own_opt_out, v_known, v_direct, v_owner_user, v_owner_queue, v_sms, v_name, v_help
+        FROM carrier_accounts a
+        JOIN tenants t ON t.id = a.tenant_id
+        LEFT JOIN numbers n ON n.e164 = p_to AND n.carrier_account_id = a.id AND n.tenant_id = a.tenant_id
+        WHERE a.id = p_account_id;
+    IF NOT COALESCE(v_known, false) THEN
         v_reason := 'unknown_number';
     ELSIF NOT v_sms THEN
         v_reason := 'sms_disabled';
@@ -309,6 +321,12 @@ BEGIN
         v_reason := 'no_owner';
     END IF;
     IF v_reason IS NOT NULL THEN
+        -- A text is stored once across both tables: a copy routed before (the number was
+        -- configured then) is a duplicate too.
+        IF EXISTS (SELECT 1 FROM messages m WHERE m.provider = p_provider AND m.carrier_message_id = p_carrier_message_id) THEN
+            RETURN QUERY SELECT 'duplicate'::text, v_tenant, NULL::uuid, NULL::uuid, false, NULL::uuid[], NULL::text[];
+            RETURN;
+        END IF;
         INSERT INTO unrouted_messages (tenant_id, provider, carrier_message_id, account_sid, from_address, to_address, body, reason, received_at)
             VALUES (v_tenant, p_provider, p_carrier_message_id, p_account_sid, p_from, p_to, p_body, v_reason, p_now)
             ON CONFLICT ON CONSTRAINT unrouted_messages_carrier_message_key DO NOTHING;
@@ -316,20 +334,27 @@ BEGIN
         RETURN;
     END IF;
 
-    SELECT c.id, c.opted_out INTO v_contact, v_opted_out FROM contacts c WHERE c.tenant_id = v_tenant AND c.address = p_from;
-    IF NOT FOUND THEN
-        INSERT INTO contacts (tenant_id, address, kind, created_at) VALUES (v_tenant, p_from, p_from_kind, p_now)
-            ON CONFLICT ON CONSTRAINT contacts_address_key DO NOTHING
-            RETURNING id, opted_out INTO v_contact, v_opted_out;
-        IF v_contact IS NULL THEN
-            SELECT c.id, c.opted_out INTO v_contact, v_opted_out FROM contacts c WHERE c.tenant_id = v_tenant AND c.address = p_from;
-        END IF;
+    IF EXISTS (SELECT 1 FROM unrouted_messages u WHERE u.provider = p_provider AND u.carrier_message_id = p_carrier_message_id) THEN
+        RAISE EXCEPTION USING ERRCODE = 'unique_violation', CONSTRAINT = 'messages_carrier_message_key',
+            MESSAGE = 'the text was stored as unrouted before';
     END IF;
 
+    -- The common case, a known contact's open session, is one statement.
     UPDATE sessions s SET last_message_at = p_now, last_inbound_at = p_now
-        WHERE s.tenant_id = v_tenant AND s.contact_id = v_contact AND s.number = p_to AND s.status = 'open'
-        RETURNING s.id, s.queue_id, s.assignee_id INTO v_session, v_queue, v_assignee;
+        FROM contacts c
+        WHERE c.tenant_id = v_tenant AND c.address = p_from
+          AND s.tenant_id = v_tenant AND s.contact_id = c.id AND s.number = p_to AND s.status = 'open'
+        RETURNING s.id, s.queue_id, s.assignee_id, c.id, c.opted_out INTO v_session, v_queue, v_assignee, v_contact, v_opted_out;
     IF NOT FOUND THEN
+        SELECT c.id, c.opted_out INTO v_contact, v_opted_out FROM contacts c WHERE c.tenant_id = v_tenant AND c.address = p_from;
+        IF NOT FOUND THEN
+            INSERT INTO contacts (tenant_id, address, kind, created_at) VALUES (v_tenant, p_from, p_from_kind, p_now)
+                ON CONFLICT ON CONSTRAINT contacts_address_key DO NOTHING
+                RETURNING id, opted_out INTO v_contact, v_opted_out;
+            IF v_contact IS NULL THEN
+                SELECT c.id, c.opted_out INTO v_contact, v_opted_out FROM contacts c WHERE c.tenant_id = v_tenant AND c.address = p_from;
+            END IF;
+        END IF;
         IF v_owner_user IS NOT NULL THEN
             v_queue := routing_personal_queue(v_tenant, v_owner_user);
         ELSE
