@@ -10,8 +10,8 @@ func TestExplain_WalksTheOwnersFallbackChain(t *testing.T) {
 	t.Parallel()
 	w := newInboundWorld(t)
 	e := w.e
-	teamQueue := e.queue(e.tenantID, "Sales SMS", nil, []string{w.team})
-	mustExec(t, e.db, `UPDATE users SET backup_user_id = $2 WHERE id = $1`, w.ann, w.bob)
+	teamQueue := e.queue("Sales SMS", nil, []string{w.team})
+	e.backup(w.ann, w.bob)
 	explain := func(t *testing.T, q url.Values) map[string]any {
 		t.Helper()
 		r := e.do(http.MethodGet, "/v1/routing/explain?"+q.Encode(), e.adminKey, nil)
@@ -56,7 +56,7 @@ func TestExplain_WalksTheOwnersFallbackChain(t *testing.T) {
 		}
 	})
 	t.Run("backup with sms off: the team queue", func(t *testing.T) {
-		e.smsOff(e.tenantID, w.bob)
+		e.smsOff(w.bob)
 		ex := explain(t, url.Values{"to": {w.annNumber}, "from": {w.contact}, "at": {"2026-03-08T09:30:00Z"}})
 		if got := steps(ex); got != "owner=not_available backup=channel_disabled team_queue=takes " {
 			t.Errorf("got steps %q", got)
@@ -98,9 +98,9 @@ func TestExplain_QueueNumberListsWhoIsEligible(t *testing.T) {
 	t.Parallel()
 	w := newInboundWorld(t)
 	e := w.e
-	queue := e.queue(e.tenantID, "Support SMS", nil, []string{w.team})
+	queue := e.queue("Support SMS", nil, []string{w.team})
 	e.queueNumber(e.tenantID, w.acct.ID, queue, "+14155550110", false)
-	e.smsOff(e.tenantID, w.bob)
+	e.smsOff(w.bob)
 	r := e.do(http.MethodGet, "/v1/routing/explain?to=%2B14155550110", e.adminKey, nil)
 	expect(t, r, http.StatusOK, "")
 	ex := r.JSON(t)

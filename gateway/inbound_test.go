@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"directsms/directory"
 	"directsms/gateway/telnyx"
 	"directsms/gateway/twilio"
 	"directsms/internal/fakecarrier"
@@ -35,9 +36,9 @@ func newInboundWorld(t *testing.T) *inboundWorld {
 	t.Helper()
 	e := newEnv(t)
 	w := &inboundWorld{e: e, acct: e.twilioAccount(e.tenantID), annNumber: "+14155550100", contact: "+14155550199", contactTwo: "+14155550198"}
-	w.team = e.team(e.tenantID, "Sales")
-	w.ann, w.annKey = e.user(e.tenantID, "Ann", "agent", "available", w.team)
-	w.bob, w.bobKey = e.user(e.tenantID, "Bob", "agent", "available", w.team)
+	w.team = e.team("Sales")
+	w.ann, w.annKey = e.user("Ann", directory.RoleAgent, w.team)
+	w.bob, w.bobKey = e.user("Bob", directory.RoleAgent, w.team)
 	e.agentNumber(e.tenantID, w.acct.ID, w.ann, w.annNumber)
 	return w
 }
@@ -105,13 +106,14 @@ func TestInbound_QueueNumberOffersEveryEligibleMember(t *testing.T) {
 	t.Parallel()
 	w := newInboundWorld(t)
 	e := w.e
-	support := e.team(e.tenantID, "Support")
-	cat, _ := e.user(e.tenantID, "Cat", "agent", "available", support)
-	dan, _ := e.user(e.tenantID, "Dan", "agent", "available", support)
-	eve, _ := e.user(e.tenantID, "Eve", "agent", "away", support)
-	e.smsOff(e.tenantID, dan)
+	support := e.team("Support")
+	cat, _ := e.user("Cat", directory.RoleAgent, support)
+	dan, _ := e.user("Dan", directory.RoleAgent, support)
+	eve, _ := e.user("Eve", directory.RoleAgent, support)
+	e.setStatus(eve, "away")
+	e.smsOff(dan)
 	// Ann is a direct member, Cat, Dan and Eve members through their team.
-	queue := e.queue(e.tenantID, "Support SMS", []string{w.ann}, []string{support})
+	queue := e.queue("Support SMS", []string{w.ann}, []string{support})
 	e.queueNumber(e.tenantID, w.acct.ID, queue, "+14155550110", false)
 
 	e.text(w.acct, w.contact, "+14155550110", "Where is my parcel?")
@@ -149,7 +151,7 @@ func TestInbound_QueueWithNoEligibleMemberWaitsUntilOneBecomesAvailable(t *testi
 	t.Parallel()
 	w := newInboundWorld(t)
 	e := w.e
-	queue := e.queue(e.tenantID, "Night SMS", nil, []string{w.team})
+	queue := e.queue("Night SMS", nil, []string{w.team})
 	e.queueNumber(e.tenantID, w.acct.ID, queue, "+14155550110", true)
 	e.setStatus(w.ann, "away")
 	e.setStatus(w.bob, "offline")
@@ -163,11 +165,8 @@ func TestInbound_QueueWithNoEligibleMemberWaitsUntilOneBecomesAvailable(t *testi
 		t.Errorf("got %v assignee %v, want an unassigned direct session", s["type"], s["assignee_id"])
 	}
 
+	// Setting Bob available through the API offers him the waiting session.
 	e.setStatus(w.bob, "available")
-	n, err := e.routing.OfferWaiting(t.Context(), e.tenantID, w.bob)
-	if err != nil || n != 1 {
-		t.Fatalf("OfferWaiting: got %d, %v, want 1 offer", n, err)
-	}
 	if got := e.count(`SELECT count(*) FROM offers WHERE user_id = $1 AND NOT direct AND status = 'pending'`, w.bob); got != 1 {
 		t.Errorf("got %d offers to the member who became available, want 1", got)
 	}
@@ -185,12 +184,12 @@ func TestInbound_ContinuedSessionKeepsItsType(t *testing.T) {
 	t.Parallel()
 	w := newInboundWorld(t)
 	e := w.e
-	queue := e.queue(e.tenantID, "Support SMS", []string{w.ann}, nil)
+	queue := e.queue("Support SMS", []string{w.ann}, nil)
 	e.queueNumber(e.tenantID, w.acct.ID, queue, "+14155550110", false)
 
 	e.text(w.acct, w.contact, "+14155550110", "first")
 	direct := true
-	if _, _, err := e.numbersStore().UpdateNumber(t.Context(), e.tenantID, "+14155550110", numbers.NumberUpdate{Direct: &direct}); err != nil {
+	if _, _, err := e.nums.UpdateNumber(t.Context(), e.tenantID, "+14155550110", numbers.NumberUpdate{Direct: &direct}); err != nil {
 		t.Fatalf("make the number direct: %v", err)
 	}
 	e.text(w.acct, w.contact, "+14155550110", "second")
@@ -252,10 +251,10 @@ func TestInbound_UnavailableOwnerIsReroutedToBackupThenTeamQueue(t *testing.T) {
 	t.Parallel()
 	w := newInboundWorld(t)
 	e := w.e
-	teamQueue := e.queue(e.tenantID, "Sales SMS", nil, []string{w.team})
+	teamQueue := e.queue("Sales SMS", nil, []string{w.team})
 	// A queue later in name order that also has the team: the first by name is chosen.
-	e.queue(e.tenantID, "Zz Sales overflow", nil, []string{w.team})
-	mustExec(t, e.db, `UPDATE users SET backup_user_id = $2 WHERE id = $1`, w.ann, w.bob)
+	e.queue("Zz Sales overflow", nil, []string{w.team})
+	e.backup(w.ann, w.bob)
 	e.setStatus(w.ann, "away")
 
 	// Ann is away: the session goes to Bob, her backup, as a direct offer.
@@ -305,10 +304,27 @@ func TestInbound_UnavailableOwnerIsReroutedToBackupThenTeamQueue(t *testing.T) {
 	if got := r.JSON(t); got["route_step"] != "waiting" || got["assignee_id"] != nil {
 		t.Errorf("got step %v assignee %v, want waiting unassigned", got["route_step"], got["assignee_id"])
 	}
-	// When Ann is available again, the waiting session is offered to her.
+	// When Ann is available again, the waiting session is offered to her, directly.
 	e.setStatus(w.ann, "available")
-	if n, err := e.routing.OfferWaiting(t.Context(), e.tenantID, w.ann); err != nil || n != 1 {
-		t.Errorf("OfferWaiting for the owner: got %d, %v, want 1", n, err)
+	if n := e.count(`SELECT count(*) FROM offers WHERE user_id = $1 AND direct AND status = 'pending'`, w.ann); n != 1 {
+		t.Errorf("got %d direct offers to the owner back available, want 1", n)
+	}
+}
+
+func TestInbound_TurningSMSBackOnOffersWaitingSessions(t *testing.T) {
+	t.Parallel()
+	w := newInboundWorld(t)
+	e := w.e
+	queue := e.queue("Support SMS", []string{w.bob}, nil)
+	e.queueNumber(e.tenantID, w.acct.ID, queue, "+14155550110", true)
+	e.smsOff(w.bob)
+	e.text(w.acct, w.contact, "+14155550110", "Anyone?")
+	if n := e.count(`SELECT count(*) FROM offers`); n != 0 {
+		t.Fatalf("got %d offers, want none while Bob has sms off", n)
+	}
+	e.smsChannel(w.bob, map[string]any{"enabled": true})
+	if n := e.count(`SELECT count(*) FROM offers WHERE user_id = $1 AND status = 'pending'`, w.bob); n != 1 {
+		t.Errorf("got %d offers after sms was turned back on, want 1", n)
 	}
 }
 
@@ -316,8 +332,8 @@ func TestInbound_OwnerWithSMSOffAndNoBackupGoesToTheTeamQueue(t *testing.T) {
 	t.Parallel()
 	w := newInboundWorld(t)
 	e := w.e
-	teamQueue := e.queue(e.tenantID, "Sales SMS", nil, []string{w.team})
-	e.smsOff(e.tenantID, w.ann)
+	teamQueue := e.queue("Sales SMS", nil, []string{w.team})
+	e.smsOff(w.ann)
 
 	e.text(w.acct, w.contact, w.annNumber, "Hello?")
 	s := w.session(w.bobKey, w.contact, w.annNumber)
@@ -336,7 +352,7 @@ func TestAccept_FirstWinsAndOthersAreWithdrawn(t *testing.T) {
 	t.Parallel()
 	w := newInboundWorld(t)
 	e := w.e
-	queue := e.queue(e.tenantID, "Support SMS", nil, []string{w.team})
+	queue := e.queue("Support SMS", nil, []string{w.team})
 	e.queueNumber(e.tenantID, w.acct.ID, queue, "+14155550110", true)
 	e.text(w.acct, w.contact, "+14155550110", "Help!")
 	id := w.session(w.annKey, w.contact, "+14155550110")["id"].(string)
@@ -400,7 +416,7 @@ func TestAccept_AgentAtCapacityIsRefused(t *testing.T) {
 	t.Parallel()
 	w := newInboundWorld(t)
 	e := w.e
-	mustExec(t, e.db, `INSERT INTO user_channels (tenant_id, user_id, channel, enabled, capacity) VALUES ($1, $2, 'sms', true, 1)`, e.tenantID, w.ann)
+	e.smsChannel(w.ann, map[string]any{"capacity": 1})
 	e.text(w.acct, w.contact, w.annNumber, "one")
 	e.text(w.acct, w.contactTwo, w.annNumber, "two")
 	first := w.session(w.annKey, w.contact, w.annNumber)["id"].(string)
@@ -417,7 +433,7 @@ func TestSessions_CloseIsForTheAssigneeOrASupervisor(t *testing.T) {
 	t.Parallel()
 	w := newInboundWorld(t)
 	e := w.e
-	queue := e.queue(e.tenantID, "Support SMS", nil, []string{w.team})
+	queue := e.queue("Support SMS", nil, []string{w.team})
 	e.queueNumber(e.tenantID, w.acct.ID, queue, "+14155550110", true)
 	e.text(w.acct, w.contact, "+14155550110", "Help!")
 	id := w.session(w.annKey, w.contact, "+14155550110")["id"].(string)
@@ -737,7 +753,7 @@ func newTelnyxWorld(t *testing.T, clock func() time.Time) *telnyxWorld {
 	}
 	fake := fakecarrier.New(fakecarrier.WithTelnyxKey(priv), fakecarrier.WithClock(clock))
 	t.Cleanup(fake.Close)
-	acct, err := w.e.numbersStore().CreateAccount(t.Context(), w.e.tenantID, numbers.NewAccount{
+	acct, err := w.e.nums.CreateAccount(t.Context(), w.e.tenantID, numbers.NewAccount{
 		Provider: numbers.ProviderTelnyx, APIKey: "KEY" + randomHex(t, 8), PublicKey: fake.TelnyxPublicKey(),
 	})
 	if err != nil {

@@ -10,16 +10,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jmoiron/sqlx"
-
 	"directsms/gateway/twilio"
 	"directsms/internal/fakecarrier"
 	"directsms/numbers"
-	"directsms/sql/pg"
 )
 
-// The routing tests build their world (users, teams, queues) with plain SQL where the directory's
-// own API is not what is under test, and carrier accounts and numbers with the numbers store.
+// The routing tests build their world through the API (users, teams, queues, channels), and
+// carrier accounts and numbers with the numbers store, marking numbers verified directly: asking
+// a carrier is not what they test.
 
 // twilioAcct is a Twilio carrier account of a test tenant.
 type twilioAcct struct {
@@ -35,15 +33,11 @@ func randomHex(t *testing.T, n int) string {
 	return hex.EncodeToString(b)
 }
 
-func (e *env) numbersStore() *numbers.Store {
-	return numbers.NewStore(e.db, numbers.Config{})
-}
-
 // twilioAccount registers a Twilio account for the tenant.
 func (e *env) twilioAccount(tenantID string) twilioAcct {
 	e.t.Helper()
 	a := twilioAcct{SID: "AC" + randomHex(e.t, 16), Token: randomHex(e.t, 16), TenantID: tenantID}
-	acct, err := e.numbersStore().CreateAccount(context.Background(), tenantID, numbers.NewAccount{
+	acct, err := e.nums.CreateAccount(context.Background(), tenantID, numbers.NewAccount{
 		Provider: numbers.ProviderTwilio, AccountSID: a.SID, AuthToken: a.Token,
 	})
 	if err != nil {
@@ -57,7 +51,7 @@ func (e *env) twilioAccount(tenantID string) twilioAcct {
 func (e *env) number(tenantID, accountID, e164 string, direct bool) {
 	e.t.Helper()
 	ctx := context.Background()
-	if _, err := e.numbersStore().CreateNumber(ctx, tenantID, numbers.NewNumber{Number: e164, Direct: direct, CarrierAccountID: accountID}); err != nil {
+	if _, err := e.nums.CreateNumber(ctx, tenantID, numbers.NewNumber{Number: e164, Direct: direct, CarrierAccountID: accountID}); err != nil {
 		e.t.Fatalf("create number %s: %v", e164, err)
 	}
 	mustExec(e.t, e.db, `UPDATE numbers SET status = 'verified', verified_at = now(), verified_via = 'test' WHERE e164 = $1`, e164)
@@ -67,7 +61,7 @@ func (e *env) number(tenantID, accountID, e164 string, direct bool) {
 func (e *env) agentNumber(tenantID, accountID, userID, e164 string) {
 	e.t.Helper()
 	e.number(tenantID, accountID, e164, true)
-	if _, err := e.numbersStore().AssignToUser(context.Background(), tenantID, userID, e164); err != nil {
+	if _, err := e.nums.AssignToUser(context.Background(), tenantID, userID, e164); err != nil {
 		e.t.Fatalf("assign %s to user: %v", e164, err)
 	}
 }
@@ -76,76 +70,47 @@ func (e *env) agentNumber(tenantID, accountID, userID, e164 string) {
 func (e *env) queueNumber(tenantID, accountID, queueID, e164 string, direct bool) {
 	e.t.Helper()
 	e.number(tenantID, accountID, e164, direct)
-	if _, err := e.numbersStore().AssignToQueue(context.Background(), tenantID, queueID, e164); err != nil {
+	if _, err := e.nums.AssignToQueue(context.Background(), tenantID, queueID, e164); err != nil {
 		e.t.Fatalf("assign %s to queue: %v", e164, err)
 	}
 }
 
-// team creates a team.
-func (e *env) team(tenantID, name string) string {
+// queue creates a shared SMS queue with member users and teams, as the admin.
+func (e *env) queue(name string, userIDs, teamIDs []string) string {
 	e.t.Helper()
-	var id string
-	if err := e.db.Get(&id, `INSERT INTO teams (tenant_id, name) VALUES ($1, $2) RETURNING id`, tenantID, name); err != nil {
-		e.t.Fatalf("create team %s: %v", name, err)
+	id := e.id(e.do(http.MethodPost, "/v1/queues", e.adminKey, map[string]any{"name": name, "kind": "sms"}), http.StatusCreated)
+	if userIDs == nil {
+		userIDs = []string{}
 	}
+	if teamIDs == nil {
+		teamIDs = []string{}
+	}
+	expect(e.t, e.do(http.MethodPut, "/v1/queues/"+id+"/members", e.adminKey, map[string]any{"user_ids": userIDs, "team_ids": teamIDs}), http.StatusOK, "")
 	return id
 }
 
-// user creates an active user with the role and status, member of teams (the first is its
-// primary team), and returns its id and an API key.
-func (e *env) user(tenantID, name, role, status string, teams ...string) (id, key string) {
-	e.t.Helper()
-	ctx := context.Background()
-	err := pg.InTx(ctx, e.db, func(tx *sqlx.Tx) error {
-		if err := tx.Get(&id, `INSERT INTO users (tenant_id, name, email, role, status, primary_team_id, created_at, status_changed_at)
-			VALUES ($1, $2, $3, $4, $5, $6, now(), now()) RETURNING id`,
-			tenantID, name, strings.ToLower(name)+"-"+randomHex(e.t, 3)+"@example.com", role, status, teams[0]); err != nil {
-			return err
-		}
-		for _, team := range teams {
-			if _, err := tx.Exec(`INSERT INTO team_members (tenant_id, team_id, user_id) VALUES ($1, $2, $3)`, tenantID, team, id); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		e.t.Fatalf("create user %s: %v", name, err)
-	}
-	k, err := e.dir.CreateAPIKey(ctx, tenantID, id, "test")
-	if err != nil {
-		e.t.Fatalf("key for %s: %v", name, err)
-	}
-	return id, k.Key
-}
-
-// queue creates a shared SMS queue with member users and teams.
-func (e *env) queue(tenantID, name string, userIDs, teamIDs []string) string {
-	e.t.Helper()
-	var id string
-	if err := e.db.Get(&id, `INSERT INTO queues (tenant_id, name, kind) VALUES ($1, $2, 'sms') RETURNING id`, tenantID, name); err != nil {
-		e.t.Fatalf("create queue %s: %v", name, err)
-	}
-	for _, u := range userIDs {
-		mustExec(e.t, e.db, `INSERT INTO queue_members (tenant_id, queue_id, user_id) VALUES ($1, $2, $3)`, tenantID, id, u)
-	}
-	for _, team := range teamIDs {
-		mustExec(e.t, e.db, `INSERT INTO queue_members (tenant_id, queue_id, team_id) VALUES ($1, $2, $3)`, tenantID, id, team)
-	}
-	return id
-}
-
-// setStatus changes a user's status directly (the directory's API is tested elsewhere).
+// setStatus sets a user's status, as the admin.
 func (e *env) setStatus(userID, status string) {
 	e.t.Helper()
-	mustExec(e.t, e.db, `UPDATE users SET status = $2 WHERE id = $1`, userID, status)
+	expect(e.t, e.do(http.MethodPut, "/v1/users/"+userID+"/status", e.adminKey, map[string]any{"status": status}), http.StatusOK, "")
+}
+
+// smsChannel changes a user's sms channel, as the admin.
+func (e *env) smsChannel(userID string, change map[string]any) {
+	e.t.Helper()
+	expect(e.t, e.do(http.MethodPatch, "/v1/users/"+userID+"/channels/sms", e.adminKey, change), http.StatusOK, "")
 }
 
 // smsOff turns the sms channel off for a user.
-func (e *env) smsOff(tenantID, userID string) {
+func (e *env) smsOff(userID string) {
 	e.t.Helper()
-	mustExec(e.t, e.db, `INSERT INTO user_channels (tenant_id, user_id, channel, enabled) VALUES ($1, $2, 'sms', false)
-		ON CONFLICT (user_id, channel) DO UPDATE SET enabled = false`, tenantID, userID)
+	e.smsChannel(userID, map[string]any{"enabled": false})
+}
+
+// backup makes backup (a user id) the user's backup, as the admin.
+func (e *env) backup(userID, backup string) {
+	e.t.Helper()
+	expect(e.t, e.do(http.MethodPatch, "/v1/users/"+userID, e.adminKey, map[string]any{"backup": map[string]any{"user_id": backup}}), http.StatusOK, "")
 }
 
 // postForm posts a form to path with an optional X-Twilio-Signature.

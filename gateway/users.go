@@ -137,6 +137,9 @@ func (s *Server) updateUserChannel(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if ch == directory.ChannelSMS && upd.Enabled != nil && *upd.Enabled {
+		s.offerWaiting(r, id)
+	}
 	writeJSON(w, http.StatusOK, c)
 }
 
@@ -160,7 +163,22 @@ func (s *Server) setUserStatus(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if u.Status == directory.StatusAvailable {
+		s.offerWaiting(r, id)
+	}
 	writeJSON(w, http.StatusOK, u)
+}
+
+// offerWaiting offers a user who may just have become eligible the sessions waiting in its
+// queues. The change that made it eligible is committed whatever happens here, so a failure is
+// logged, not answered: the sessions stay waiting for the next change.
+func (s *Server) offerWaiting(r *http.Request, userID string) {
+	if s.deps.Routing == nil {
+		return
+	}
+	if _, err := s.deps.Routing.OfferWaiting(r.Context(), principal(r).TenantID, userID); err != nil {
+		s.log.ErrorContext(r.Context(), "offer waiting sessions", "user_id", userID, "err", err)
+	}
 }
 
 // boolParam reads an optional true/false query parameter; nil when absent.
