@@ -17,7 +17,6 @@ import (
 	"directsms/directory"
 	"directsms/internal/apperr"
 	"directsms/numbers"
-	"directsms/sql/pg"
 )
 
 // TenantName is the tenant the bench creates once and reuses.
@@ -40,22 +39,14 @@ type Target struct {
 }
 
 const (
-	sqlInsertUser = `INSERT INTO users (tenant_id, name, email, role, status, primary_team_id, created_at, status_changed_at)
-		VALUES ($1, $2, $3, 'agent', 'available', $4, now(), now()) RETURNING id`
-	sqlInsertTeamMember = `INSERT INTO team_members (tenant_id, team_id, user_id) VALUES ($1, $2, $3)`
-	sqlInsertTeam       = `INSERT INTO teams (tenant_id, name) VALUES ($1, $2) RETURNING id`
-	sqlInsertQueue      = `INSERT INTO queues (tenant_id, name, kind) VALUES ($1, $2, 'sms') RETURNING id`
-	sqlInsertQueueUser  = `INSERT INTO queue_members (tenant_id, queue_id, user_id) VALUES ($1, $2, $3)`
-	sqlInsertQueueTeam  = `INSERT INTO queue_members (tenant_id, queue_id, team_id) VALUES ($1, $2, $3)`
-	sqlMarkVerified     = `UPDATE numbers SET status = 'verified', verified_at = now(), verified_via = 'bench' WHERE tenant_id = $1 AND e164 = $2`
-	sqlBenchAccount     = `SELECT account_sid, auth_token FROM carrier_accounts WHERE tenant_id = $1 AND provider = 'twilio' ORDER BY created_at LIMIT 1`
-	sqlAvailable        = `UPDATE users SET status = 'available' WHERE tenant_id = $1 AND role = 'agent'`
+	sqlMarkVerified = `UPDATE numbers SET status = 'verified', verified_at = now(), verified_via = 'bench' WHERE tenant_id = $1 AND e164 = $2`
+	sqlBenchAccount = `SELECT account_sid, auth_token FROM carrier_accounts WHERE tenant_id = $1 AND provider = 'twilio' ORDER BY created_at LIMIT 1`
 )
 
-// Prepare finds the bench tenant or creates it: a Twilio account, a team, two available agents,
-// an SMS queue with one agent as a member and the other through the team, and the three bench
-// numbers (verified directly: the bench does not talk to Twilio). Agents are set available
-// again on every run.
+// Prepare finds the bench tenant or creates it through the stores: a Twilio account, a team,
+// two available agents, an SMS queue with one agent as a member and the other through the team,
+// and the three bench numbers (marked verified directly: the bench does not talk to Twilio).
+// Agents are set available again on every run.
 func Prepare(ctx context.Context, db *sqlx.DB) (Target, error) {
 	dir := directory.NewStore(db, nil)
 	tenantID, err := dir.TenantIDByName(ctx, TenantName)
@@ -69,17 +60,41 @@ func Prepare(ctx context.Context, db *sqlx.DB) (Target, error) {
 	if err := db.QueryRowxContext(ctx, sqlBenchAccount, tenantID).Scan(&t.AccountSID, &t.AuthToken); err != nil {
 		return Target{}, fmt.Errorf("find the bench's twilio account: %w", err)
 	}
-	if _, err := db.ExecContext(ctx, sqlAvailable, tenantID); err != nil {
-		return Target{}, fmt.Errorf("set bench agents available: %w", err)
+	admin, err := benchAdmin(ctx, dir, tenantID)
+	if err != nil {
+		return Target{}, err
+	}
+	agents, err := dir.FindUsers(ctx, tenantID, directory.UserFilter{Role: directory.RoleAgent, Page: directory.Page{Limit: 10}})
+	if err != nil {
+		return Target{}, err
+	}
+	for _, a := range agents {
+		if a.Status != directory.StatusAvailable {
+			if _, err := dir.ChangeStatus(ctx, admin, a.ID, directory.StatusAvailable, "bench"); err != nil {
+				return Target{}, err
+			}
+		}
 	}
 	return t, nil
 }
 
+// benchAdmin is the bench tenant's admin, acting for the setup.
+func benchAdmin(ctx context.Context, dir *directory.Store, tenantID string) (directory.Principal, error) {
+	id, err := dir.UserIDByEmail(ctx, tenantID, adminEmail)
+	if err != nil {
+		return directory.Principal{}, fmt.Errorf("find the bench admin: %w", err)
+	}
+	return directory.Principal{TenantID: tenantID, UserID: id, Role: directory.RoleAdmin}, nil
+}
+
+const adminEmail = "bench@directsms.invalid"
+
 func create(ctx context.Context, db *sqlx.DB, dir *directory.Store) (Target, error) {
-	created, err := dir.CreateTenant(ctx, directory.NewTenant{Name: TenantName, AdminEmail: "bench@directsms.invalid"})
+	created, err := dir.CreateTenant(ctx, directory.NewTenant{Name: TenantName, AdminEmail: adminEmail})
 	if err != nil {
 		return Target{}, err
 	}
+	admin := directory.Principal{TenantID: created.TenantID, UserID: created.AdminUserID, Role: directory.RoleAdmin}
 	t := Target{TenantID: created.TenantID, AccountSID: "AC" + randomHex(16), AuthToken: randomHex(16),
 		Numbers: []string{AgentNumber, QueueNumber, QueueNonDirectNumber}}
 	nums := numbers.NewStore(db, numbers.Config{})
@@ -87,34 +102,25 @@ func create(ctx context.Context, db *sqlx.DB, dir *directory.Store) (Target, err
 	if err != nil {
 		return Target{}, err
 	}
-	var agents [2]string
-	var teamID, queueID string
-	err = pg.InTx(ctx, db, func(tx *sqlx.Tx) error {
-		if err := tx.GetContext(ctx, &teamID, sqlInsertTeam, t.TenantID, "Bench agents"); err != nil {
-			return fmt.Errorf("create team: %w", err)
-		}
-		for i := range agents {
-			name := fmt.Sprintf("Bench agent %d", i+1)
-			if err := tx.GetContext(ctx, &agents[i], sqlInsertUser, t.TenantID, name, fmt.Sprintf("agent%d@directsms.invalid", i+1), teamID); err != nil {
-				return fmt.Errorf("create %s: %w", name, err)
-			}
-			if _, err := tx.ExecContext(ctx, sqlInsertTeamMember, t.TenantID, teamID, agents[i]); err != nil {
-				return fmt.Errorf("add %s to team: %w", name, err)
-			}
-		}
-		if err := tx.GetContext(ctx, &queueID, sqlInsertQueue, t.TenantID, "Bench queue"); err != nil {
-			return fmt.Errorf("create queue: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, sqlInsertQueueUser, t.TenantID, queueID, agents[0]); err != nil {
-			return fmt.Errorf("add queue member: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, sqlInsertQueueTeam, t.TenantID, queueID, teamID); err != nil {
-			return fmt.Errorf("add queue team: %w", err)
-		}
-		return nil
-	})
+	team, err := dir.CreateTeam(ctx, admin, directory.NewTeam{Name: "Bench agents"})
 	if err != nil {
-		return Target{}, fmt.Errorf("set up bench agents: %w", err)
+		return Target{}, err
+	}
+	var agents [2]string
+	for i := range agents {
+		u, err := dir.CreateUser(ctx, admin, directory.NewUser{
+			Name: fmt.Sprintf("Bench agent %d", i+1), Email: fmt.Sprintf("agent%d@directsms.invalid", i+1),
+			Role: directory.RoleAgent, TeamIDs: []string{team.ID}, Status: directory.StatusAvailable,
+		})
+		if err != nil {
+			return Target{}, err
+		}
+		agents[i] = u.ID
+	}
+	queue, err := dir.CreateQueue(ctx, admin, directory.NewQueue{Name: "Bench queue", Kind: directory.QueueSMS,
+		UserIDs: []string{agents[0]}, TeamIDs: []string{team.ID}})
+	if err != nil {
+		return Target{}, err
 	}
 	for _, n := range t.Numbers {
 		if _, err := nums.CreateNumber(ctx, t.TenantID, numbers.NewNumber{Number: n, Direct: n != QueueNonDirectNumber, CarrierAccountID: acct.ID}); err != nil {
@@ -128,7 +134,7 @@ func create(ctx context.Context, db *sqlx.DB, dir *directory.Store) (Target, err
 		return Target{}, err
 	}
 	for _, n := range []string{QueueNumber, QueueNonDirectNumber} {
-		if _, err := nums.AssignToQueue(ctx, t.TenantID, queueID, n); err != nil {
+		if _, err := nums.AssignToQueue(ctx, t.TenantID, queue.ID, n); err != nil {
 			return Target{}, err
 		}
 	}
