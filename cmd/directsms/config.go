@@ -75,7 +75,7 @@ func (c *config) validate() error {
 		return fmt.Errorf("PUBLIC_URL %q must be an absolute http(s) URL", c.PublicURL)
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
-	if c.DBMaxConns < 1 || c.DBMaxConns > 1000 {
+	if c.DBMaxConns < 0 || c.DBMaxConns > 1000 {
 		return fmt.Errorf("DIRECTSMS_DB_MAX_CONNS (--db-max-conns) must be a whole number from 1 to 1000")
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {

@@ -43,8 +43,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(cfg.DBMaxConns)
-	db.SetMaxIdleConns(cfg.DBMaxConns)
+	if cfg.DBMaxConns > 0 {
+		db.SetMaxOpenConns(cfg.DBMaxConns)
+		db.SetMaxIdleConns(cfg.DBMaxConns)
+	}
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
