@@ -851,3 +851,25 @@ func TestTelnyxWebhook_MalformedBodies(t *testing.T) {
 		t.Errorf("got %d stored texts, want none", n)
 	}
 }
+
+func TestInbound_OfferAndTextReachTheOwnersEventStream(t *testing.T) {
+	t.Parallel()
+	w := newInboundWorld(t)
+	e := w.e
+	s := openStream(t, e.srv.URL, w.annKey, "", nil)
+	defer s.close()
+	e.text(w.acct, w.contact, w.annNumber, "Are you there?")
+	got := map[string]string{}
+	for len(got) < 2 {
+		ev := s.next()
+		if ev.Type != "" {
+			got[ev.Type] = ev.Data
+		}
+	}
+	if !strings.Contains(got["session.offered"], `"direct":true`) {
+		t.Errorf("got session.offered %q, want a direct offer", got["session.offered"])
+	}
+	if !strings.Contains(got["message.received"], "Are you there?") {
+		t.Errorf("got message.received %q, want the text", got["message.received"])
+	}
+}

@@ -18,12 +18,22 @@ import (
 // single NOTIFY for however many commits happened while the previous one was in flight.
 // Listeners read the events table after the last id they saw, so folding wake-ups loses nothing;
 // at worst (the process dies between commit and notify) the events wait for the next wake-up.
+//
+// Notifications are also spaced notifyInterval apart: each one is a transaction of its own, and
+// wakes every process's hub to read the events table, so under load one per interval carries
+// everything committed meanwhile for a few milliseconds of delivery delay.
 type notifier struct {
 	db      *sqlx.DB
 	log     *slog.Logger
 	pending atomic.Bool
 	running atomic.Bool
 }
+
+// notifyInterval is the least time between two notifications from one process.
+const notifyInterval = 5 * time.Millisecond
+
+// sqlNotifyEventsNow has no parameters, so it goes out as one simple query, not a prepared one.
+const sqlNotifyEventsNow = `SELECT pg_notify('` + NotifyChannel + `', '')`
 
 func newNotifier(db *sqlx.DB, log *slog.Logger) *notifier {
 	return &notifier{db: db, log: log}
@@ -42,11 +52,12 @@ func (n *notifier) run() {
 	for {
 		for n.pending.Swap(false) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, err := n.db.ExecContext(ctx, sqlNotifyEvents, NotifyChannel)
+			_, err := n.db.ExecContext(ctx, sqlNotifyEventsNow)
 			cancel()
 			if err != nil {
 				n.log.Warn("notify event listeners", "err", err)
 			}
+			time.Sleep(notifyInterval)
 		}
 		n.running.Store(false)
 		// A wake between the last Swap and the Store saw running still set and left the work
