@@ -11,11 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"directsms/directory"
 	"directsms/gateway/telnyx"
 	"directsms/gateway/twilio"
+	"directsms/internal/apperr"
 	"directsms/internal/fakecarrier"
 	"directsms/numbers"
+	"directsms/routing"
+	"directsms/sql/pg"
 )
 
 // inboundWorld is a tenant with a Twilio account, a team with two agents (available), and an
@@ -295,9 +300,13 @@ func TestInbound_UnavailableOwnerIsReroutedToBackupThenTeamQueue(t *testing.T) {
 		t.Errorf("got timeline steps %v, want %s", steps, want)
 	}
 
-	// Rerouted once more, it waits in Ann's personal queue, visible to supervisors.
-	if err := e.routing.Reroute(t.Context(), e.tenantID, s["id"].(string), "missed"); err != nil {
-		t.Fatalf("Reroute: %v", err)
+	// Rerouted once more, inside a caller's transaction, it waits in Ann's personal queue,
+	// visible to supervisors.
+	err := pg.InTx(t.Context(), e.db, func(tx *sqlx.Tx) error {
+		return routing.RerouteTx(t.Context(), tx, time.Now(), e.tenantID, s["id"].(string), "missed")
+	})
+	if err != nil {
+		t.Fatalf("RerouteTx: %v", err)
 	}
 	r = e.do(http.MethodGet, "/v1/sessions/"+s["id"].(string), e.adminKey, nil)
 	expect(t, r, http.StatusOK, "")
@@ -871,5 +880,31 @@ func TestInbound_OfferAndTextReachTheOwnersEventStream(t *testing.T) {
 	}
 	if !strings.Contains(got["message.received"], "Are you there?") {
 		t.Errorf("got message.received %q, want the text", got["message.received"])
+	}
+}
+
+func TestReroute_RefusesClosedAndAssignedSessions(t *testing.T) {
+	t.Parallel()
+	w := newInboundWorld(t)
+	e := w.e
+	e.text(w.acct, w.contact, w.annNumber, "one")
+	e.text(w.acct, w.contactTwo, w.annNumber, "two")
+	assigned := w.session(w.annKey, w.contact, w.annNumber)["id"].(string)
+	closed := w.session(w.annKey, w.contactTwo, w.annNumber)["id"].(string)
+	expect(t, e.do(http.MethodPost, "/v1/sessions/"+assigned+"/accept", w.annKey, nil), http.StatusOK, "")
+	expect(t, e.do(http.MethodPost, "/v1/sessions/"+closed+"/close", e.adminKey, nil), http.StatusOK, "")
+	for _, tc := range []struct {
+		name, tenant, session, code string
+	}{
+		{"assigned", e.tenantID, assigned, "already_assigned"},
+		{"closed", e.tenantID, closed, "session_closed"},
+		{"another tenant's", e.adminID, assigned, "not_found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := e.routing.Reroute(t.Context(), tc.tenant, tc.session, "missed")
+			if !apperr.HasCode(err, tc.code) {
+				t.Errorf("got %v, want %s", err, tc.code)
+			}
+		})
 	}
 }

@@ -7,4 +7,16 @@
 // require us to honour, and CountSegments predicts how many SMS segments a
 // body costs so that oversized outbound texts are refused before they reach a
 // carrier.
+//
+// Inbound routing is a Service. Its rules run as PostgreSQL functions
+// (sql/migrations/0005_routing.sql) so that one inbound text is one round trip
+// and one transaction, committed before the carrier is answered:
+// routing_inbound finds the number in the signing carrier account, drops
+// duplicates on the carrier's message id (the unique constraint decides, also
+// between two copies arriving at once), applies consent keywords, continues or
+// opens the contact's session and places a new one along its owner's fallback
+// chain (owner, backup, the primary team's SMS queue, waiting in the personal
+// queue), and writes the real-time events. Accept, CloseSession, Reroute,
+// OfferWaiting and CloseIdle are the other ways a session moves; each is one
+// statement too. Explain walks the same rules without changing anything.
 package routing

@@ -463,7 +463,7 @@ BEGIN
         RETURN NEXT;
         RETURN;
     END IF;
-    IF NOT v_new AND v_opted_out IS NULL THEN
+    IF v_opted_out IS NULL THEN
         SELECT c.opted_out INTO v_opted_out FROM contacts c WHERE c.id = v_contact;
     END IF;
     IF p_keyword = 'opt_out' THEN
