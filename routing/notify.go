@@ -3,6 +3,7 @@ package routing
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +28,11 @@ type notifier struct {
 	log     *slog.Logger
 	pending atomic.Bool
 	running atomic.Bool
+
+	// mu guards closed and the WaitGroup's additions, so close can wait for the last runner.
+	mu      sync.Mutex
+	closed  bool
+	runners sync.WaitGroup
 }
 
 // notifyInterval is the least time between two notifications from one process.
@@ -42,13 +48,31 @@ func newNotifier(db *sqlx.DB, log *slog.Logger) *notifier {
 // wake asks for a notification after events were committed. It never blocks.
 func (n *notifier) wake() {
 	n.pending.Store(true)
-	if n.running.CompareAndSwap(false, true) {
-		go n.run()
+	if !n.running.CompareAndSwap(false, true) {
+		return
 	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		n.running.Store(false)
+		return
+	}
+	n.runners.Add(1)
+	go n.run()
+}
+
+// close stops notifying and waits for a notification in flight, so the database can be closed
+// after it.
+func (n *notifier) close() {
+	n.mu.Lock()
+	n.closed = true
+	n.mu.Unlock()
+	n.runners.Wait()
 }
 
 // run sends notifications until no wake is pending, then exits; the next wake starts it again.
 func (n *notifier) run() {
+	defer n.runners.Done()
 	for {
 		for n.pending.Swap(false) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

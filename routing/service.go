@@ -51,8 +51,10 @@ func NewService(db *sqlx.DB, opts Options) *Service {
 
 func (s *Service) now() time.Time { return s.nowFunc().UTC() }
 
-// Close releases the prepared statement.
+// Close waits for a notification in flight and releases the prepared statement; call it before
+// closing the database.
 func (s *Service) Close() error {
+	s.notifier.close()
 	if st := s.inbound.Swap(nil); st != nil {
 		return st.Close()
 	}
