@@ -340,13 +340,16 @@ DECLARE
     v_reply_kind text;
     v_reply_body text;
     v_reply uuid;
+    v_owner_ok boolean;
+    v_offer_timeout integer;
+    v_expires timestamptz;
 BEGIN
     -- One lookup: the account's tenant and settings, the number texted if it is in that
     -- account, and whether this text was kept as unrouted before.
     SELECT a.tenant_id, a.sends_own_opt_out_confirmation, n.id IS NOT NULL, n.direct, n.sms_user_id, n.sms_queue_id,
-           t.sms_enabled, t.name, t.help_text,
+           t.sms_enabled, t.name, t.help_text, t.offer_timeout_seconds,
            EXISTS (SELECT 1 FROM unrouted_messages u WHERE u.provider = p_provider AND u.carrier_message_id = p_carrier_message_id)
-        INTO v_tenant, v_own_opt_out, v_known, v_direct, v_owner_user, v_owner_queue, v_sms, v_name, v_help, v_seen_unrouted
+        INTO v_tenant, v_own_opt_out, v_known, v_direct, v_owner_user, v_owner_queue, v_sms, v_name, v_help, v_offer_timeout, v_seen_unrouted
         FROM carrier_accounts a
         JOIN tenants t ON t.id = a.tenant_id
         LEFT JOIN numbers n ON n.e164 = p_to AND n.carrier_account_id = a.id AND n.tenant_id = a.tenant_id
@@ -419,40 +422,106 @@ BEGIN
         END IF;
         IF v_owner_user IS NOT NULL THEN
             v_queue := routing_personal_queue(v_tenant, v_owner_user);
+            v_owner_ok := routing_ineligible_reason(v_tenant, v_owner_user) IS NULL;
         ELSE
             v_queue := v_owner_queue;
+            v_owner_ok := true;
         END IF;
-        INSERT INTO sessions (tenant_id, contact_id, number, type, owner_user_id, owner_queue_id, queue_id,
-                              first_inbound_at, last_inbound_at, last_message_at, created_at)
-            VALUES (v_tenant, v_contact, p_to,
-                    CASE WHEN v_direct THEN 'Messaging Inbound (SMS Direct)' ELSE 'Messaging Inbound' END,
-                    v_owner_user, v_owner_queue, v_queue, p_now, p_now, p_now, p_now)
-            ON CONFLICT DO NOTHING
-            RETURNING id INTO v_session;
-        IF v_session IS NOT NULL THEN
-            v_new := true;
+        IF v_owner_ok THEN
+            -- The usual new session, offered to its available owner or to its queue's eligible
+            -- members, is one statement: session, message, offers, their events and timeline.
+            v_expires := p_now + make_interval(secs => v_offer_timeout);
+            WITH s AS (
+                INSERT INTO sessions (tenant_id, contact_id, number, type, owner_user_id, owner_queue_id, queue_id,
+                                      first_inbound_at, last_inbound_at, last_message_at, created_at)
+                    VALUES (v_tenant, v_contact, p_to,
+                            CASE WHEN v_direct THEN 'Messaging Inbound (SMS Direct)' ELSE 'Messaging Inbound' END,
+                            v_owner_user, v_owner_queue, v_queue, p_now, p_now, p_now, p_now)
+                    ON CONFLICT DO NOTHING
+                    RETURNING id, type
+            ), m AS (
+                INSERT INTO messages (tenant_id, session_id, direction, kind, from_address, to_address, body, media, segments, encoding,
+                                      provider, carrier_message_id, status, created_at, status_changed_at)
+                    SELECT v_tenant, s.id, 'in', 'text', p_from, p_to, p_body, p_media, p_segments, p_encoding,
+                           p_provider, p_carrier_message_id, 'received', p_now, p_now
+                    FROM s
+                    RETURNING id
+            ), o AS (
+                INSERT INTO offers (tenant_id, session_id, user_id, direct, created_at, expires_at)
+                    SELECT v_tenant, s.id, u, v_owner_user IS NOT NULL, p_now, v_expires
+                    FROM s, unnest(CASE WHEN v_owner_user IS NOT NULL THEN ARRAY[v_owner_user]
+                                        ELSE routing_eligible_members(v_tenant, v_owner_queue) END) AS u
+                    RETURNING id, user_id
+            ), e AS (
+                INSERT INTO events (tenant_id, user_id, queue_id, type, data, created_at)
+                    SELECT v_tenant, o.user_id, NULL, 'session.offered', jsonb_build_object(
+                            'session_id', s.id, 'offer_id', o.id, 'type', s.type, 'queue_id', v_queue, 'number', p_to,
+                            'contact', p_from, 'direct', v_owner_user IS NOT NULL, 'expires_at', routing_ts(v_expires)), p_now
+                    FROM s, o
+                    UNION ALL
+                    SELECT v_tenant, NULL, v_queue, 'message.received', jsonb_build_object(
+                            'session_id', s.id, 'message_id', m.id, 'contact', p_from, 'number', p_to,
+                            'body', p_body, 'created_at', routing_ts(p_now)), p_now
+                    FROM s, m
+            ), t AS (
+                INSERT INTO session_events (tenant_id, session_id, kind, data, at)
+                    SELECT v_tenant, s.id, 'created', jsonb_build_object('message_id', m.id, 'owner',
+                            CASE WHEN v_owner_user IS NOT NULL THEN jsonb_build_object('user_id', v_owner_user)
+                                 ELSE jsonb_build_object('queue_id', v_owner_queue) END), p_now
+                    FROM s, m
+                    UNION ALL
+                    SELECT v_tenant, s.id, 'offered', jsonb_build_object('user_ids', x.users, 'direct', v_owner_user IS NOT NULL,
+                            'expires_at', routing_ts(v_expires)), p_now
+                    FROM s, (SELECT jsonb_agg(o.user_id ORDER BY o.user_id) AS users FROM o) x
+                    WHERE x.users IS NOT NULL
+                    UNION ALL
+                    SELECT v_tenant, s.id, 'waiting', jsonb_build_object('queue_id', v_queue, 'reason', 'no_eligible_member'), p_now
+                    FROM s
+                    WHERE NOT EXISTS (SELECT 1 FROM o)
+            )
+            SELECT s.id, m.id INTO v_session, v_message FROM s, m;
+            v_new := v_session IS NOT NULL;
         ELSE
-            -- Another text of the contact opened it meanwhile: continue that one.
+            INSERT INTO sessions (tenant_id, contact_id, number, type, owner_user_id, owner_queue_id, queue_id,
+                                  first_inbound_at, last_inbound_at, last_message_at, created_at)
+                VALUES (v_tenant, v_contact, p_to,
+                        CASE WHEN v_direct THEN 'Messaging Inbound (SMS Direct)' ELSE 'Messaging Inbound' END,
+                        v_owner_user, v_owner_queue, v_queue, p_now, p_now, p_now, p_now)
+                ON CONFLICT DO NOTHING
+                RETURNING id INTO v_session;
+            IF v_session IS NOT NULL THEN
+                -- The owner cannot take it: the fallback chain decides where it goes.
+                v_new := true;
+                INSERT INTO messages (tenant_id, session_id, direction, kind, from_address, to_address, body, media, segments, encoding,
+                                      provider, carrier_message_id, status, created_at, status_changed_at)
+                    VALUES (v_tenant, v_session, 'in', 'text', p_from, p_to, p_body, p_media, p_segments, p_encoding,
+                            p_provider, p_carrier_message_id, 'received', p_now, p_now)
+                    RETURNING id INTO v_message;
+                INSERT INTO session_events (tenant_id, session_id, kind, data, at)
+                    VALUES (v_tenant, v_session, 'created', jsonb_build_object('message_id', v_message, 'owner', jsonb_build_object('user_id', v_owner_user)), p_now);
+                PERFORM routing_place(v_tenant, v_session, 'owner', 'new_session', p_now);
+                SELECT s.queue_id INTO v_queue FROM sessions s WHERE s.id = v_session;
+                INSERT INTO events (tenant_id, user_id, queue_id, type, data, created_at)
+                    VALUES (v_tenant, NULL, v_queue, 'message.received',
+                            jsonb_build_object('session_id', v_session, 'message_id', v_message, 'contact', p_from, 'number', p_to,
+                                               'body', p_body, 'created_at', routing_ts(p_now)), p_now);
+            END IF;
+        END IF;
+        IF v_session IS NULL THEN
+            -- Another text of the contact opened the session meanwhile: continue that one.
             UPDATE sessions s SET last_message_at = p_now, last_inbound_at = p_now
                 WHERE s.tenant_id = v_tenant AND s.contact_id = v_contact AND s.number = p_to AND s.status = 'open'
                 RETURNING s.id, s.queue_id, s.assignee_id INTO v_session, v_queue, v_assignee;
+            INSERT INTO messages (tenant_id, session_id, direction, kind, from_address, to_address, body, media, segments, encoding,
+                                  provider, carrier_message_id, status, created_at, status_changed_at)
+                VALUES (v_tenant, v_session, 'in', 'text', p_from, p_to, p_body, p_media, p_segments, p_encoding,
+                        p_provider, p_carrier_message_id, 'received', p_now, p_now)
+                RETURNING id INTO v_message;
+            INSERT INTO events (tenant_id, user_id, queue_id, type, data, created_at)
+                VALUES (v_tenant, v_assignee, CASE WHEN v_assignee IS NULL THEN v_queue END, 'message.received',
+                        jsonb_build_object('session_id', v_session, 'message_id', v_message, 'contact', p_from, 'number', p_to,
+                                           'body', p_body, 'created_at', routing_ts(p_now)), p_now);
         END IF;
-        INSERT INTO messages (tenant_id, session_id, direction, kind, from_address, to_address, body, media, segments, encoding,
-                              provider, carrier_message_id, status, created_at, status_changed_at)
-            VALUES (v_tenant, v_session, 'in', 'text', p_from, p_to, p_body, p_media, p_segments, p_encoding,
-                    p_provider, p_carrier_message_id, 'received', p_now, p_now)
-            RETURNING id INTO v_message;
-        IF v_new THEN
-            INSERT INTO session_events (tenant_id, session_id, kind, data, at)
-                VALUES (v_tenant, v_session, 'created', jsonb_build_object('message_id', v_message, 'owner',
-                        CASE WHEN v_owner_user IS NOT NULL THEN jsonb_build_object('user_id', v_owner_user) ELSE jsonb_build_object('queue_id', v_owner_queue) END), p_now);
-            PERFORM routing_place(v_tenant, v_session, 'owner', 'new_session', p_now);
-            SELECT s.queue_id INTO v_queue FROM sessions s WHERE s.id = v_session;
-        END IF;
-        INSERT INTO events (tenant_id, user_id, queue_id, type, data, created_at)
-            VALUES (v_tenant, v_assignee, CASE WHEN v_assignee IS NULL THEN v_queue END, 'message.received',
-                    jsonb_build_object('session_id', v_session, 'message_id', v_message, 'contact', p_from, 'number', p_to,
-                                       'body', p_body, 'created_at', routing_ts(p_now)), p_now);
     END IF;
     outcome := 'routed';
     session_id := v_session;
