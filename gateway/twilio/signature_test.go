@@ -198,3 +198,21 @@ func mustParseQuery(t *testing.T, s string) url.Values {
 	}
 	return v
 }
+
+// BenchmarkValidSignature checks an inbound form as the webhook does on every text.
+func BenchmarkValidSignature(b *testing.B) {
+	form := url.Values{
+		"MessageSid": {"SM9c2d4e6f8a0b1c3d5e7f9a1b3c5d7e9f"}, "SmsSid": {"SM9c2d4e6f8a0b1c3d5e7f9a1b3c5d7e9f"},
+		"AccountSid": {"AC3f5e2b1c9d8a7f6e5d4c3b2a19080706"}, "From": {"+14155550199"}, "To": {"+14155550100"},
+		"Body": {"Hi, is anyone there? My order #4471 hasn't arrived."}, "NumMedia": {"0"}, "NumSegments": {"1"},
+		"SmsStatus": {"received"}, "ApiVersion": {"2010-04-01"}, "FromCountry": {"US"}, "ToCountry": {"US"},
+	}
+	const u = "https://sms.example.com/webhooks/twilio/messages"
+	sig := Signature("12345", u, form)
+	b.ReportAllocs()
+	for b.Loop() {
+		if !ValidSignature("12345", u, form, sig) {
+			b.Fatal("signature does not verify")
+		}
+	}
+}
