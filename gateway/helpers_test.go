@@ -13,6 +13,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"directsms/deflection"
 	"directsms/directory"
 	"directsms/gateway"
 	"directsms/numbers"
@@ -62,7 +63,8 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { rt.Close() })
 	api := gateway.New(gateway.Config{PublicURL: publicURL}, gateway.Deps{
 		DB: db, Directory: dir, Numbers: nums, Routing: rt, Hub: hub, Logger: log,
-		Reporting: reporting.NewStore(db, nil),
+		Reporting:  reporting.NewStore(db, nil),
+		Deflection: deflection.NewStore(db, nil, nums),
 	})
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)

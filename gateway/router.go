@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"directsms/deflection"
 )
 
 // routes builds the whole router. Every route is registered here, with its methods, so the
@@ -95,6 +97,20 @@ func (s *Server) routes() http.Handler {
 	v1.HandleFunc("/sessions/{id}/accept", s.acceptSession).Methods(http.MethodPost)
 	v1.HandleFunc("/sessions/{id}/close", s.closeSession).Methods(http.MethodPost)
 	v1.HandleFunc("/routing/explain", s.explainRouting).Methods(http.MethodGet)
+
+	// After-hours deflection: the global level and the team, user and queue overrides.
+	v1.HandleFunc("/deflection", s.getDeflection(deflection.SourceGlobal)).Methods(http.MethodGet)
+	v1.HandleFunc("/deflection", s.putDeflection(deflection.SourceGlobal)).Methods(http.MethodPut)
+	v1.HandleFunc("/deflection", s.deleteDeflection(deflection.SourceGlobal)).Methods(http.MethodDelete)
+	v1.HandleFunc("/teams/{id}/deflection", s.getDeflection(deflection.SourceTeam)).Methods(http.MethodGet)
+	v1.HandleFunc("/teams/{id}/deflection", s.putDeflection(deflection.SourceTeam)).Methods(http.MethodPut)
+	v1.HandleFunc("/teams/{id}/deflection", s.deleteDeflection(deflection.SourceTeam)).Methods(http.MethodDelete)
+	v1.HandleFunc("/users/{id}/deflection", s.getDeflection(deflection.SourceUser)).Methods(http.MethodGet)
+	v1.HandleFunc("/users/{id}/deflection", s.putDeflection(deflection.SourceUser)).Methods(http.MethodPut)
+	v1.HandleFunc("/users/{id}/deflection", s.deleteDeflection(deflection.SourceUser)).Methods(http.MethodDelete)
+	v1.HandleFunc("/queues/{id}/deflection", s.getDeflection(deflection.SourceQueue)).Methods(http.MethodGet)
+	v1.HandleFunc("/queues/{id}/deflection", s.putDeflection(deflection.SourceQueue)).Methods(http.MethodPut)
+	v1.HandleFunc("/queues/{id}/deflection", s.deleteDeflection(deflection.SourceQueue)).Methods(http.MethodDelete)
 
 	s.router = r
 	return s.outer(r)

@@ -9,6 +9,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"directsms/deflection"
 	"directsms/directory"
 	"directsms/numbers"
 	"directsms/reporting"
@@ -42,6 +43,8 @@ type Deps struct {
 	Logger    *slog.Logger
 	Registry  *prometheus.Registry
 	NowFunc   func() time.Time
+	// Deflection is the after-hours deflection settings store.
+	Deflection *deflection.Store
 	// Hub serves GET /v1/events; without one the stream answers 503.
 	Hub *routing.Hub
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"directsms/deflection"
 	"directsms/directory"
 	"directsms/gateway"
 	"directsms/numbers"
@@ -118,7 +119,8 @@ func serve(ctx context.Context, cfg config, db *sqlx.DB, ln net.Listener, log *s
 	api := gateway.New(gateway.Config{
 		PublicURL:        cfg.PublicURL,
 		AllowPrivateURLs: cfg.AllowPrivateURLs,
-	}, gateway.Deps{DB: db, Directory: dir, Numbers: nums, Routing: rt, Hub: hub, Reporting: reporting.NewStore(db, nil), Logger: log})
+	}, gateway.Deps{DB: db, Directory: dir, Numbers: nums, Routing: rt, Hub: hub, Reporting: reporting.NewStore(db, nil), Logger: log,
+		Deflection: deflection.NewStore(db, nil, nums)})
 
 	// Long-lived requests (event streams) end when the process is asked to stop.
 	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
