@@ -92,7 +92,12 @@ type effectiveRow struct {
 // number the queue's, else the global settings. It runs one query and checks no permission:
 // routing calls it for every inbound text.
 func (s *Store) Effective(ctx context.Context, tenantID string, target Target) (Effective, error) {
-	eff, err := effective(ctx, s.db, tenantID, target.UserID, "", target.QueueID)
+	return Lookup(ctx, s.db, tenantID, target)
+}
+
+// Lookup is Store.Effective over any connection or transaction.
+func Lookup(ctx context.Context, q sqlx.QueryerContext, tenantID string, target Target) (Effective, error) {
+	eff, err := effective(ctx, q, tenantID, target.UserID, "", target.QueueID)
 	if err != nil {
 		return Effective{}, fmt.Errorf("effective deflection of %+v: %w", target, err)
 	}
@@ -108,14 +113,21 @@ func effective(ctx context.Context, q sqlx.QueryerContext, tenantID, userID, tea
 	if err != nil {
 		return Effective{}, err
 	}
-	eff := Effective{Settings: Settings{Enabled: row.Enabled, Message: row.Message}, Source: Source(row.Level)}
-	if row.Hours != nil {
-		if err := json.Unmarshal(row.Hours, &eff.Hours); err != nil {
+	return Decode(row.Level, row.Enabled, row.Hours, row.Message, row.Timezone)
+}
+
+// Decode builds effective settings from the columns of the SQL function deflection_effective
+// (level, enabled, hours, message, timezone), for callers that fold it into a query of their
+// own: hours null means none were set, and hours without a zone are read in the tenant's.
+func Decode(level string, enabled bool, hours []byte, message, timezone string) (Effective, error) {
+	eff := Effective{Settings: Settings{Enabled: enabled, Message: message}, Source: Source(level)}
+	if hours != nil {
+		if err := json.Unmarshal(hours, &eff.Hours); err != nil {
 			return Effective{}, fmt.Errorf("decode hours: %w", err)
 		}
 	}
 	if eff.Hours.Timezone == "" {
-		eff.Hours.Timezone = row.Timezone
+		eff.Hours.Timezone = timezone
 	}
 	eff.Settings = normalize(eff.Settings)
 	return eff, nil
