@@ -3,12 +3,22 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
+	"directsms/deflection"
 	"directsms/directory"
+	"directsms/gateway"
+	"directsms/routing"
 	"directsms/sql/pg"
 )
 
@@ -382,5 +392,231 @@ func TestDeflection_GlobalCanBeEnabledOnlyWithAnAssignedVerifiedDirectNumber(t *
 				t.Fatalf("global enabled after the PUT: got %v, want %v", v.Enabled, tc.status == http.StatusOK)
 			}
 		})
+	}
+}
+
+// testClock is a settable clock for the routing service of a clocked env.
+type testClock struct {
+	mu sync.Mutex
+	at time.Time
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.at
+}
+
+func (c *testClock) set(t *testing.T, rfc3339 string) {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339, rfc3339)
+	if err != nil {
+		t.Fatalf("parse %q: %v", rfc3339, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at = at
+}
+
+// clocked is e served by a second router whose routing service reads clk, so webhooks can
+// arrive at any time of the week.
+func (e *env) clocked(clk *testClock) *env {
+	e.t.Helper()
+	rt := routing.NewService(e.db, routing.Options{NowFunc: clk.now})
+	e.t.Cleanup(func() { rt.Close() })
+	api := gateway.New(gateway.Config{PublicURL: publicURL}, gateway.Deps{
+		DB: e.db, Directory: e.dir, Numbers: e.nums, Routing: rt, Hub: e.hub,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Deflection: deflection.NewStore(e.db, nil, e.nums),
+	})
+	srv := httptest.NewServer(api)
+	e.t.Cleanup(srv.Close)
+	c := *e
+	c.srv, c.api, c.routing = srv, api, rt
+	return &c
+}
+
+// deflections lists the deflection messages queued on the session of contact and number.
+func (e *env) deflections(contact, number string) []string {
+	e.t.Helper()
+	var bodies []string
+	err := e.db.Select(&bodies, `SELECT m.body FROM messages m JOIN sessions s ON s.id = m.session_id JOIN contacts c ON c.id = s.contact_id
+		WHERE c.address = $1 AND s.number = $2 AND m.kind = 'deflection' AND m.direction = 'out' AND m.status = 'queued'
+			AND m.from_address = $2 AND m.to_address = $1
+		ORDER BY m.created_at`, contact, number)
+	if err != nil {
+		e.t.Fatalf("read deflections: %v", err)
+	}
+	return bodies
+}
+
+func TestDeflection_WebhookDeflectsOncePerClosedPeriodAndNotAfterAnAgentsReply(t *testing.T) {
+	t.Parallel()
+	clk := &testClock{}
+	e := newEnv(t).clocked(clk)
+	acct := e.twilioAccount(e.tenantID)
+	ann, _ := e.user("Ann", directory.RoleAgent, e.team("Day"))
+	const number, contact = "+14155550100", "+14155550199"
+	e.agentNumber(e.tenantID, acct.ID, ann, number)
+	expect(t, e.do(http.MethodPut, "/v1/deflection", e.adminKey, settings(true, "We're closed. Back {next_open}.", hoursNY())), http.StatusOK, "")
+
+	steps := []struct {
+		name, at string
+		reply    string // when set, an agent replies in the session at this time first
+		want     []string
+	}{
+		{"first text after closing deflects", "2026-03-02T17:00:00-05:00", "", []string{"We're closed. Back Tue 09:00 EST."}},
+		{"second text of the evening does not", "2026-03-02T17:01:00-05:00", "", nil},
+		{"text at night does not", "2026-03-02T23:59:00-05:00", "", nil},
+		{"text after midnight does not", "2026-03-03T00:30:00-05:00", "", nil},
+		{"text just before opening does not", "2026-03-03T08:59:59-05:00", "", nil},
+		{"text during open hours does not", "2026-03-03T12:00:00-05:00", "", nil},
+		{"text three minutes after an agent replied does not", "2026-03-03T17:05:00-05:00", "2026-03-03T17:02:00-05:00", nil},
+		{"next closed period deflects again", "2026-03-03T17:30:00-05:00", "", []string{"We're closed. Back Wed 09:00 EST."}},
+	}
+	var want []string
+	for _, st := range steps {
+		if st.reply != "" {
+			mustExec(t, e.db, `UPDATE sessions SET last_agent_reply_at = $1 WHERE number = $2 AND status = 'open'`, st.reply, number)
+		}
+		clk.set(t, st.at)
+		e.text(acct, contact, number, "hello")
+		want = append(want, st.want...)
+		if got := e.deflections(contact, number); !slices.Equal(got, want) {
+			t.Fatalf("%s: deflections: got %q, want %q", st.name, got, want)
+		}
+	}
+	if got := e.count(`SELECT count(*) FROM messages WHERE direction = 'in'`); got != len(steps) {
+		t.Fatalf("stored texts: got %d, want %d: deflection drops nothing", got, len(steps))
+	}
+	if got := e.count(`SELECT count(*) FROM session_events WHERE kind = 'deflected' AND data->>'source' = 'global'`); got != 2 {
+		t.Fatalf("deflected steps on the timeline: got %d, want 2", got)
+	}
+	if got := e.count(`SELECT count(*) FROM sessions WHERE number = $1 AND deflected AND deflected_period = $2`, number, "2026-03-03T17:00:00-05:00"); got != 1 {
+		t.Fatalf("sessions deflected in Tuesday's closed period: got %d, want 1", got)
+	}
+}
+
+func TestDeflection_WebhookUsesTheQueuesOwnSettingsAndSparesConsentAndOptedOut(t *testing.T) {
+	t.Parallel()
+	clk := &testClock{}
+	e := newEnv(t).clocked(clk)
+	acct := e.twilioAccount(e.tenantID)
+	queue := e.queue("Sales", nil, nil)
+	const number = "+14155550101"
+	e.queueNumber(e.tenantID, acct.ID, queue, number, true)
+	expect(t, e.do(http.MethodPut, "/v1/deflection", e.adminKey, settings(true, "global", hoursNY())), http.StatusOK, "")
+	expect(t, e.do(http.MethodPut, "/v1/queues/"+queue+"/deflection", e.adminKey, settings(true, "Sales opens {next_open}.", hoursNY())), http.StatusOK, "")
+	clk.set(t, "2026-03-07T10:00:00-05:00") // Saturday; clocks go forward on Sunday
+
+	e.text(acct, "+14155550111", number, "hello")
+	if got, want := e.deflections("+14155550111", number), []string{"Sales opens Mon 09:00 EDT."}; !slices.Equal(got, want) {
+		t.Fatalf("queue-owned number: got %q, want %q", got, want)
+	}
+	e.text(acct, "+14155550112", number, "HELP")
+	if got := e.deflections("+14155550112", number); len(got) != 0 {
+		t.Fatalf("a consent keyword: got deflections %q, want none", got)
+	}
+	e.text(acct, "+14155550113", number, "STOP")
+	e.text(acct, "+14155550113", number, "hello again")
+	if got := e.deflections("+14155550113", number); len(got) != 0 {
+		t.Fatalf("an opted-out contact: got deflections %q, want none", got)
+	}
+}
+
+func TestDeflection_ConcurrentTextsOfOneSessionDeflectOnce(t *testing.T) {
+	t.Parallel()
+	clk := &testClock{}
+	e := newEnv(t).clocked(clk)
+	acct := e.twilioAccount(e.tenantID)
+	ann, _ := e.user("Ann", directory.RoleAgent, e.team("Day"))
+	const number, contact = "+14155550100", "+14155550199"
+	e.agentNumber(e.tenantID, acct.ID, ann, number)
+	expect(t, e.do(http.MethodPut, "/v1/deflection", e.adminKey, settings(true, "Closed.", hoursNY())), http.StatusOK, "")
+	clk.set(t, "2026-03-02T20:00:00-05:00")
+
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			form, sig := twilioForm(acct, contact, number, "hello")
+			if r := e.postForm(twilioPath, form.Encode(), sig); r.Status != http.StatusOK {
+				t.Errorf("inbound text: got %d %s, want 200", r.Status, r.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := e.deflections(contact, number); len(got) != 1 {
+		t.Fatalf("deflections of five texts at once: got %q, want one", got)
+	}
+}
+
+func TestExplain_ShowsTheEffectiveDeflectionItsSourceAndTheNextOpening(t *testing.T) {
+	t.Parallel()
+	clk := &testClock{}
+	e := newEnv(t).clocked(clk)
+	acct := e.twilioAccount(e.tenantID)
+	day := e.team("Day")
+	ann, _ := e.user("Ann", directory.RoleAgent, day)
+	const number, contact = "+14155550100", "+14155550199"
+	e.agentNumber(e.tenantID, acct.ID, ann, number)
+	explain := func(t *testing.T, at string) map[string]any {
+		t.Helper()
+		r := e.do(http.MethodGet, "/v1/routing/explain?"+url.Values{"to": {number}, "from": {contact}, "at": {at}}.Encode(), e.adminKey, nil)
+		expect(t, r, http.StatusOK, "")
+		d, _ := r.JSON(t)["deflection"].(map[string]any)
+		if d == nil {
+			t.Fatalf("got %s, want a deflection part", r.Body)
+		}
+		return d
+	}
+	check := func(t *testing.T, d map[string]any, want map[string]any) {
+		t.Helper()
+		for k, v := range want {
+			if d[k] != v {
+				t.Errorf("%s: got %v, want %v (all: %v)", k, d[k], v, d)
+			}
+		}
+	}
+
+	check(t, explain(t, "2026-03-02T20:00:00-05:00"), map[string]any{"enabled": false, "source": "global", "open": true, "next_open": nil, "deflect": false, "reason": "disabled"})
+
+	expect(t, e.do(http.MethodPut, "/v1/teams/"+day+"/deflection", e.adminKey, settings(true, "Back {next_open}", hoursNY())), http.StatusOK, "")
+	check(t, explain(t, "2026-03-02T12:00:00-05:00"), map[string]any{"enabled": true, "source": "team", "open": true, "next_open": nil, "deflect": false, "reason": "open"})
+	check(t, explain(t, "2026-03-06T18:00:00-05:00"), map[string]any{"enabled": true, "source": "team", "open": false,
+		"next_open": "2026-03-09T13:00:00Z", "deflect": true, "reason": "deflected", "message": "Back Mon 09:00 EDT"})
+
+	// Once the contact's session was deflected in that closed period, it would not be again.
+	clk.set(t, "2026-03-06T18:00:00-05:00")
+	e.text(acct, contact, number, "hello")
+	check(t, explain(t, "2026-03-06T19:00:00-05:00"), map[string]any{"open": false, "deflect": false, "reason": "already_deflected"})
+}
+
+func TestThresholds_AgentSettingAvailableThroughTheAPIGetsTheWaitingSession(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	acct := e.twilioAccount(e.tenantID)
+	ann, annKey := e.user("Ann", directory.RoleAgent, e.team("Day"))
+	const number, contact = "+14155550100", "+14155550199"
+	e.agentNumber(e.tenantID, acct.ID, ann, number)
+	expect(t, e.do(http.MethodPatch, "/v1/settings", e.adminKey, map[string]any{"direct_inbound": map[string]any{"missed_chat_threshold": 1}}), http.StatusOK, "")
+
+	e.text(acct, contact, number, "hello")
+	mustExec(t, e.db, `UPDATE offers SET delivered_at = now() WHERE user_id = $1`, ann)
+	res, err := routing.SweepOffers(context.Background(), e.db, time.Now().Add(61*time.Second))
+	if err != nil || res != (routing.SweepResult{Missed: 1, Rerouted: 1, StatusChanges: 1}) {
+		t.Fatalf("sweep: got %+v %v, want one miss, one reroute, one status change", res, err)
+	}
+	r := e.do(http.MethodGet, "/v1/users/"+ann, e.adminKey, nil)
+	if got := r.JSON(t)["status"]; got != "missed_chat" {
+		t.Fatalf("status after the miss: got %v, want missed_chat", got)
+	}
+	if got := e.count(`SELECT count(*) FROM offers WHERE user_id = $1 AND status = 'pending'`, ann); got != 0 {
+		t.Fatalf("pending offers to an agent in missed_chat: got %d, want 0", got)
+	}
+
+	expect(t, e.do(http.MethodPut, "/v1/users/"+ann+"/status", annKey, map[string]any{"status": "available"}), http.StatusOK, "")
+	if got := e.count(`SELECT count(*) FROM offers WHERE user_id = $1 AND status = 'pending' AND direct`, ann); got != 1 {
+		t.Fatalf("pending direct offers once available again: got %d, want 1", got)
 	}
 }

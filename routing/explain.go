@@ -10,8 +10,8 @@ import (
 )
 
 // Explanation says what would happen to a text from a contact to a tenant number now, step by
-// step, with the same rules (and the same SQL functions) the inbound path applies. After-hours
-// deflection is not part of it here.
+// step, with the same rules (and the same SQL functions) the inbound path applies, after-hours
+// deflection included.
 type Explanation struct {
 	To   string    `json:"to"`
 	From *string   `json:"from"`
@@ -36,6 +36,8 @@ type Explanation struct {
 	Steps []ExplainedStep `json:"steps"`
 	// Decision is the step that would take a new session and who it would be offered to.
 	Decision *ExplainedStep `json:"decision"`
+	// Deflection is the after-hours deflection the text would meet; null when unrouted.
+	Deflection *ExplainedDeflection `json:"deflection"`
 }
 
 // ExplainedNumber is the number texted, as routing sees it.
@@ -155,6 +157,9 @@ func (s *Service) Explain(ctx context.Context, tenantID, to, from string, at tim
 	}
 	ex.Routed = true
 	ex.Owner = &Owner{UserID: num.UserID, QueueID: num.QueueID}
+	if err := s.explainDeflection(ctx, tenantID, *ex.Owner, &ex); err != nil {
+		return Explanation{}, err
+	}
 	if num.QueueID != nil {
 		step, err := s.explainQueue(ctx, tenantID, "owner", *num.QueueID, &ex)
 		if err != nil {

@@ -84,6 +84,11 @@ type Result struct {
 	NewSession bool
 	// ReplyIDs are the outbound messages queued in answer to a consent keyword.
 	ReplyIDs []string
+	// DeflectionID is the after-hours deflection message queued in answer, if any.
+	DeflectionID string
+
+	// deflection is what the inbound statement read for after-hours deflection.
+	deflection deflectionState
 }
 
 // The automatic replies to consent keywords; {tenant} becomes the tenant's name. A tenant's own
@@ -95,8 +100,9 @@ const (
 )
 
 const (
-	sqlRouteInbound = `SELECT outcome, tenant_id, session_id, message_id, new_session, reply_ids, reply_bodies
-		FROM routing_inbound($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
+	sqlRouteInbound = `SELECT r.outcome, r.tenant_id, r.session_id, r.message_id, r.new_session, r.reply_ids, r.reply_bodies,
+		` + sqlDeflectionColumns + `
+		FROM routing_inbound($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) r` + sqlDeflectionJoins
 	sqlSetReplySegments = `UPDATE messages SET segments = $2, encoding = $3 WHERE id = $1`
 )
 
@@ -122,9 +128,10 @@ func (s *Service) Inbound(ctx context.Context, in Inbound) (Result, error) {
 		}
 		media = string(b)
 	}
+	now := s.now()
 	args := []any{in.AccountID, string(in.Provider), in.CarrierMessageID, in.AccountSID,
 		in.From.Value, string(in.From.Kind), in.To, in.Body, media, segments, string(enc),
-		string(keyword), OptOutText, OptInText, HelpText, s.now()}
+		string(keyword), OptOutText, OptInText, HelpText, now}
 
 	var res Result
 	if keyword == KeywordNone {
@@ -157,6 +164,14 @@ func (s *Service) Inbound(ctx context.Context, in Inbound) (Result, error) {
 	if res.Outcome == OutcomeRouted {
 		s.notifier.wake()
 	}
+	if res.Outcome == OutcomeRouted && keyword == KeywordNone {
+		// The text is stored and acknowledged whatever becomes of its deflection.
+		id, err := s.deflect(ctx, in, res, res.deflection, now)
+		if err != nil {
+			s.log.ErrorContext(ctx, "deflect", "session_id", res.SessionID, "err", err)
+		}
+		res.DeflectionID = id
+	}
 	return res, nil
 }
 
@@ -171,12 +186,14 @@ func scanInboundReplies(row *sql.Row) (Result, []string, error) {
 		tenantID, sessionID, messageID sql.NullString
 		newSession                     bool
 		replyIDs, replyBodies          pq.StringArray
+		d                              deflectionState
 	)
-	if err := row.Scan(&outcome, &tenantID, &sessionID, &messageID, &newSession, &replyIDs, &replyBodies); err != nil {
+	if err := row.Scan(&outcome, &tenantID, &sessionID, &messageID, &newSession, &replyIDs, &replyBodies,
+		&d.Source, &d.Enabled, &d.Hours, &d.Message, &d.Timezone, &d.DeflectedPeriod, &d.LastAgentReply); err != nil {
 		return Result{}, nil, err
 	}
 	res := Result{Outcome: Outcome(outcome), TenantID: tenantID.String, SessionID: sessionID.String,
-		MessageID: messageID.String, NewSession: newSession, ReplyIDs: replyIDs}
+		MessageID: messageID.String, NewSession: newSession, ReplyIDs: replyIDs, deflection: d}
 	if reason, ok := strings.CutPrefix(outcome, string(OutcomeUnrouted)+":"); ok {
 		res.Outcome, res.Reason = OutcomeUnrouted, UnroutedReason(reason)
 	}

@@ -121,6 +121,11 @@ func serve(ctx context.Context, cfg config, db *sqlx.DB, ln net.Listener, log *s
 		AllowPrivateURLs: cfg.AllowPrivateURLs,
 	}, gateway.Deps{DB: db, Directory: dir, Numbers: nums, Routing: rt, Hub: hub, Reporting: reporting.NewStore(db, nil), Logger: log,
 		Deflection: deflection.NewStore(db, nil, nums)})
+	// Scheduled jobs run while the process serves; each period runs in one process only.
+	jobs, err := startJobs(db, rt, log)
+	if err != nil {
+		return err
+	}
 
 	// Long-lived requests (event streams) end when the process is asked to stop.
 	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
@@ -156,6 +161,7 @@ func serve(ctx context.Context, cfg config, db *sqlx.DB, ln net.Listener, log *s
 	select {
 	case err := <-errc:
 		stopHub()
+		jobs.Stop(context.Background())
 		<-hubDone
 		return fmt.Errorf("serve: %w", err)
 	case err := <-hubDone:
@@ -172,7 +178,8 @@ func serve(ctx context.Context, cfg config, db *sqlx.DB, ln net.Listener, log *s
 	stopHub()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	err := srv.Shutdown(shutdownCtx)
+	err = srv.Shutdown(shutdownCtx)
+	jobs.Stop(shutdownCtx)
 	<-hubDone
 	if err != nil {
 		return errors.Join(failed, fmt.Errorf("shutdown: %w", err))
