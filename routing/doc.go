@@ -19,4 +19,12 @@
 // queue), and writes the real-time events. Accept, CloseSession, Reroute,
 // OfferWaiting and CloseIdle are the other ways a session moves; each is one
 // statement too. Explain walks the same rules without changing anything.
+//
+// After-hours deflection (deflect.go) rides on the inbound statement: it reads
+// the owner's effective deflection settings and the session's deflection state
+// in the same round trip, and only a text that is deflected costs a second
+// statement. The missed-chat and unresponsive rules (thresholds.go) are sweeps
+// the scheduled jobs run: SweepOffers settles direct offers that expired, did
+// not reach a client or whose agent can no longer take them; EndCooldowns
+// brings agents back after the tenant's cool-down.
 package routing
