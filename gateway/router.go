@@ -27,7 +27,8 @@ func (s *Server) routes() http.Handler {
 
 	// Carrier webhooks: outside /v1, authenticated by the carrier's signature, not a bearer key.
 	r.HandleFunc("/webhooks/twilio/messages", s.twilioMessages).Methods(http.MethodPost)
-	r.HandleFunc("/webhooks/telnyx", s.telnyxWebhook).Methods(http.MethodPost)
+	r.HandleFunc(twilioStatusPath, s.twilioStatus).Methods(http.MethodPost)
+	r.HandleFunc(telnyxWebhookPath, s.telnyxWebhook).Methods(http.MethodPost)
 
 	v1 := apiRoutes{router: r, auth: s.authenticate}
 
@@ -111,6 +112,10 @@ func (s *Server) routes() http.Handler {
 	v1.HandleFunc("/queues/{id}/deflection", s.getDeflection(deflection.SourceQueue)).Methods(http.MethodGet)
 	v1.HandleFunc("/queues/{id}/deflection", s.putDeflection(deflection.SourceQueue)).Methods(http.MethodPut)
 	v1.HandleFunc("/queues/{id}/deflection", s.deleteDeflection(deflection.SourceQueue)).Methods(http.MethodDelete)
+
+	// Outbound texts.
+	v1.HandleFunc("/messages", s.createMessage).Methods(http.MethodPost)
+	v1.HandleFunc("/messages/{id}", s.getMessage).Methods(http.MethodGet)
 
 	s.router = r
 	return s.outer(r)

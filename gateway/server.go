@@ -40,6 +40,7 @@ type Deps struct {
 	Numbers   *numbers.Store
 	Reporting *reporting.Store
 	Routing   *routing.Service
+	Outbound  *routing.Outbound
 	Logger    *slog.Logger
 	Registry  *prometheus.Registry
 	NowFunc   func() time.Time

@@ -97,8 +97,8 @@ func (s *Server) twilioMessages(w http.ResponseWriter, r *http.Request) {
 // telnyxWebhook receives Telnyx's message events. Telnyx names no account, so the signature is
 // checked with the public key of the account holding the number the event concerns (To of an
 // inbound text, From of a sent one), or of any Telnyx account when directsms does not know that
-// number. message.received is routed; message.sent and message.finalized, which concern
-// outbound texts, are verified and acknowledged: status tracking belongs to outbound sending.
+// number. message.received is routed; message.sent and message.finalized move the outbound
+// message they concern forward (applyTelnyxStatus).
 func (s *Server) telnyxWebhook(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	body, err := readWebhookBody(w, r)
@@ -129,6 +129,10 @@ func (s *Server) telnyxWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	infoFrom(ctx).tenantID = acct.TenantID
+	if err := s.applyTelnyxStatus(ctx, acct.TenantID, ev); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if ev.EventType == telnyx.EventMessageReceived {
 		media := make([]routing.Media, len(ev.Message.Media))
 		for i, u := range ev.Message.Media {
