@@ -40,13 +40,26 @@ type env struct {
 	dir      *directory.Store
 	nums     *numbers.Store
 	routing  *routing.Service
-	tenantID string
-	adminID  string
-	adminKey string
+	outbound *routing.Outbound
+	// waker fires when the API queues a text.
+	waker *routing.Waker
+	// publicURL is where carriers are told to post status callbacks, and what their signatures
+	// are checked against.
+	publicURL string
+	tenantID  string
+	adminID   string
+	adminKey  string
 }
 
 // newEnv starts the real router over a fresh database and creates a tenant.
 func newEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvAt(t, publicURL)
+}
+
+// newEnvAt is newEnv with the public URL carriers reach the server at; "" means the test
+// server's own URL, so a fake carrier's callbacks arrive and their signatures check out.
+func newEnvAt(t *testing.T, public string) *env {
 	t.Helper()
 	dsn := pgtest.NewDSN(t)
 	db, err := pg.Open(context.Background(), dsn)
@@ -61,14 +74,24 @@ func newEnv(t *testing.T) *env {
 	nums := numbers.NewStore(db, numbers.Config{Verifier: gateway.NewCarrierVerifier(true, log), AllowPrivateURLs: true})
 	rt := routing.NewService(db, routing.Options{})
 	t.Cleanup(func() { rt.Close() })
-	api := gateway.New(gateway.Config{PublicURL: publicURL}, gateway.Deps{
-		DB: db, Directory: dir, Numbers: nums, Routing: rt, Hub: hub, Logger: log,
+	waker := routing.NewWaker()
+	outbound := routing.NewOutbound(db, routing.OutboundConfig{Logger: log, Wake: waker.Wake})
+	// The listener exists before the server starts, so the handler can be built knowing the
+	// server's own URL.
+	srv := httptest.NewUnstartedServer(nil)
+	if public == "" {
+		public = "http://" + srv.Listener.Addr().String()
+	}
+	api := gateway.New(gateway.Config{PublicURL: public}, gateway.Deps{
+		DB: db, Directory: dir, Numbers: nums, Routing: rt, Outbound: outbound, Hub: hub, Logger: log,
 		Reporting:  reporting.NewStore(db, nil),
 		Deflection: deflection.NewStore(db, nil, nums),
 	})
-	srv := httptest.NewServer(api)
+	srv.Config.Handler = api
+	srv.Start()
 	t.Cleanup(srv.Close)
-	e := &env{t: t, db: db, dsn: dsn, hub: hub, srv: srv, api: api, dir: dir, nums: nums, routing: rt}
+	e := &env{t: t, db: db, dsn: dsn, hub: hub, srv: srv, api: api, dir: dir, nums: nums, routing: rt,
+		outbound: outbound, waker: waker, publicURL: public}
 	e.tenantID, e.adminID, e.adminKey = e.newTenant("Acme")
 	return e
 }

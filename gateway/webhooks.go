@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -85,7 +86,7 @@ func (s *Server) twilioMessages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	text.Segments = in.NumSegments
-	if _, err := s.deps.Routing.Inbound(ctx, text); err != nil {
+	if err := s.routeInbound(ctx, text); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -143,12 +144,25 @@ func (s *Server) telnyxWebhook(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
-		if _, err := s.deps.Routing.Inbound(ctx, text); err != nil {
+		if err := s.routeInbound(ctx, text); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "received"})
+}
+
+// routeInbound routes a verified inbound text; replies it queued (consent confirmations, help)
+// wake this process's outbox worker so they go out at once.
+func (s *Server) routeInbound(ctx context.Context, text routing.Inbound) error {
+	res, err := s.deps.Routing.Inbound(ctx, text)
+	if err != nil {
+		return err
+	}
+	if len(res.ReplyIDs) > 0 && s.deps.Outbound != nil {
+		s.deps.Outbound.Wake()
+	}
+	return nil
 }
 
 // telnyxSigner returns the Telnyx account whose public key verifies the request, looking the

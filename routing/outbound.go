@@ -547,26 +547,6 @@ func openSession(ctx context.Context, tx *sqlx.Tx, p directory.Principal, contac
 	return "", errors.New("open session: opened concurrently but not visible")
 }
 
-// isUUID reports whether s is a server id.
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if c != '-' {
-				return false
-			}
-		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // truncate cuts s to at most n bytes, on a character boundary, for an error message, so
 // pasted garbage stays short.
 func truncate(s string, n int) string {

@@ -116,16 +116,33 @@ func serve(ctx context.Context, cfg config, db *sqlx.DB, ln net.Listener, log *s
 	})
 	rt := routing.NewService(db, routing.Options{Logger: log})
 	defer rt.Close()
+	waker := routing.NewWaker()
+	outbound := routing.NewOutbound(db, routing.OutboundConfig{Logger: log, Wake: waker.Wake})
 	api := gateway.New(gateway.Config{
 		PublicURL:        cfg.PublicURL,
 		AllowPrivateURLs: cfg.AllowPrivateURLs,
-	}, gateway.Deps{DB: db, Directory: dir, Numbers: nums, Routing: rt, Hub: hub, Reporting: reporting.NewStore(db, nil), Logger: log,
-		Deflection: deflection.NewStore(db, nil, nums)})
+	}, gateway.Deps{DB: db, Directory: dir, Numbers: nums, Routing: rt, Outbound: outbound, Hub: hub,
+		Reporting: reporting.NewStore(db, nil), Logger: log, Deflection: deflection.NewStore(db, nil, nums)})
 	// Scheduled jobs run while the process serves; each period runs in one process only.
 	jobs, err := startJobs(db, rt, log)
 	if err != nil {
 		return err
 	}
+
+	// The outbox worker sends what is queued, in this process and every other one sharing the
+	// database; on shutdown it finishes the batches it has started.
+	worker := routing.NewWorker(db, gateway.NewCarriers(cfg.PublicURL, cfg.AllowPrivateURLs), nums,
+		routing.WorkerConfig{Wake: waker.C(), Logger: log})
+	workCtx, stopWork := context.WithCancel(ctx)
+	workDone := make(chan struct{})
+	go func() {
+		defer close(workDone)
+		worker.Run(workCtx)
+	}()
+	defer func() {
+		stopWork()
+		<-workDone
+	}()
 
 	// Long-lived requests (event streams) end when the process is asked to stop.
 	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
