@@ -70,11 +70,16 @@ func (x *texting) sub(t *testing.T) *texting {
 	return &c
 }
 
-// newWorker builds an outbox worker over db, as another process would.
+// newWorker builds an outbox worker over db, as another process would, sending through the
+// real carrier adapter.
 func (x *texting) newWorker(db *sqlx.DB) *routing.Worker {
-	return routing.NewWorker(db, gateway.NewCarriers(x.publicURL, true), x.nums, routing.WorkerConfig{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	return x.workerWith(db, gateway.NewCarriers(x.publicURL, true), routing.WorkerConfig{})
+}
+
+// workerWith builds an outbox worker over db sending through sender, with cfg.
+func (x *texting) workerWith(db *sqlx.DB, sender routing.Sender, cfg routing.WorkerConfig) *routing.Worker {
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	return routing.NewWorker(db, sender, x.nums, cfg)
 }
 
 func randomHex(n int) string {
