@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -405,5 +406,44 @@ func TestGetMessage_Visibility(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestSendMessage_ConcurrentTextsAreAnsweredEachOnItsOwn(t *testing.T) {
+	t.Parallel()
+	x := newTexting(t)
+	alice, aliceKey := x.agent("Alice")
+	x.number("twilio", "+14158670001", true)
+	x.direct(alice, "+14158670001")
+	mustExec(t, x.db, `INSERT INTO contacts (tenant_id, address, kind, opted_out, opted_out_at, created_at)
+		VALUES ($1, $2, 'number', true, now(), now())`, x.tenantID, contactB)
+	// Texts of concurrent requests are committed together; a refused one must not take the
+	// others down with it, nor be queued with them.
+	var wg sync.WaitGroup
+	answers := make([]response, 40)
+	for i := range answers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := map[string]any{"to": fmt.Sprintf("+1312867%04d", 100+i), "body": "hi"}
+			if i%2 == 1 {
+				body["to"] = contactB
+			}
+			answers[i] = x.send(aliceKey, body, fmt.Sprint("k", i))
+		}()
+	}
+	wg.Wait()
+	for i, r := range answers {
+		if i%2 == 1 {
+			expect(t, r, http.StatusConflict, "recipient_opted_out")
+			continue
+		}
+		expect(t, r, http.StatusAccepted, "")
+	}
+	var queued, keys int
+	x.scalar(&queued, `SELECT count(*) FROM messages`)
+	x.scalar(&keys, `SELECT count(*) FROM idempotency_keys`)
+	if queued != len(answers)/2 || keys != len(answers)/2 {
+		t.Errorf("got %d messages and %d idempotency keys, want %d of each", queued, keys, len(answers)/2)
 	}
 }

@@ -131,6 +131,8 @@ func (o *Outbound) ApplyStatus(ctx context.Context, u StatusUpdate) error {
 				u.ErrorCode, u.ErrorMessage, u.OptedOut, now); err != nil {
 				return fmt.Errorf("keep for later: %w", err)
 			}
+			o.log.DebugContext(ctx, "status callback before its message has the carrier id; kept",
+				"provider", string(u.Provider), "carrier_message_id", u.CarrierMessageID, "status", string(u.Status))
 			return nil
 		}
 		return Publish(ctx, tx, now, events...)

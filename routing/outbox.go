@@ -22,9 +22,31 @@ import (
 	"directsms/sql/pg"
 )
 
-// OutboxChannel is the PostgreSQL channel a trigger notifies when a text is queued, in any
-// process; workers listening on it start at once instead of at their next poll.
-const OutboxChannel = "directsms_outbox"
+// Waker tells a process's outbox worker that texts were queued, so they go out at once rather
+// than at its next poll. Whoever queues texts (Outbound, inbound routing's replies) calls Wake
+// after committing; a Worker given C runs a pass when it fires. Workers of other processes
+// find the texts at their next poll. It is in-process on purpose: a PostgreSQL NOTIFY would
+// serialize the commits of every transaction that queues a text.
+type Waker struct {
+	ch chan struct{}
+}
+
+// NewWaker returns a waker; one per process, shared by the queuers and the worker.
+func NewWaker() *Waker {
+	return &Waker{ch: make(chan struct{}, 1)}
+}
+
+// Wake signals that texts were queued. It never blocks: signals that arrive while one is
+// pending fold into it.
+func (w *Waker) Wake() {
+	select {
+	case w.ch <- struct{}{}:
+	default:
+	}
+}
+
+// C fires after Wake.
+func (w *Waker) C() <-chan struct{} { return w.ch }
 
 // Sender hands one text to the carrier of acct. It is implemented over the carriers' REST
 // clients outside this package, which must not know them. A refusal the carrier explained, or
@@ -97,11 +119,11 @@ type WorkerConfig struct {
 	// earlier try, capped at MaxBackoff, of which a random half is waited [2s, 10m].
 	BaseBackoff time.Duration
 	MaxBackoff  time.Duration
-	// PollInterval is how often Run looks for due messages when nothing woke it [1s].
+	// PollInterval is how often Run looks for due messages when nothing woke it: texts queued
+	// by other processes, retries coming due [500ms].
 	PollInterval time.Duration
-	// ListenDSN, when set, is the database URL Run listens on for OutboxChannel, to send a
-	// text as soon as it is queued rather than at the next poll.
-	ListenDSN string
+	// Wake, when set, makes Run start a pass at once (the C of this process's Waker).
+	Wake <-chan struct{}
 	// NowFunc is the clock for Run; time.Now when nil.
 	NowFunc func() time.Time
 	// Logger gets send failures; slog.Default when nil. Bodies are never logged and numbers
@@ -128,7 +150,7 @@ func (c *WorkerConfig) defaults() {
 	setDur(&c.SendTimeout, 20*time.Second)
 	setDur(&c.BaseBackoff, 2*time.Second)
 	setDur(&c.MaxBackoff, 10*time.Minute)
-	setDur(&c.PollInterval, time.Second)
+	setDur(&c.PollInterval, 500*time.Millisecond)
 	if c.SendTimeout > c.ClaimTimeout/2 {
 		c.SendTimeout = c.ClaimTimeout / 2
 	}
@@ -532,47 +554,17 @@ const (
 )
 
 // Run sends the outbox until ctx ends: Loops loops each claim a batch, send it and record it,
-// at once again after a full batch, else after PollInterval or when a queued text is notified.
-// Once ctx ends, the batches in flight are still sent and recorded before Run returns. Every
-// sweepEvery it also removes idempotency keys and unmatched callbacks older than a day, in
-// one process of the cluster at a time.
-func (w *Worker) Run(ctx context.Context) error {
-	wake := make(chan struct{}, 1)
+// at once again after a full batch, else after PollInterval or when Wake fires. Once ctx ends,
+// the batches in flight are still sent and recorded before Run returns. Every sweepEvery it
+// also removes idempotency keys and unmatched callbacks older than a day, in one process of
+// the cluster at a time.
+func (w *Worker) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	if w.cfg.ListenDSN != "" {
-		l := pq.NewListener(pg.WithDefaults(w.cfg.ListenDSN), time.Second, time.Minute, func(ev pq.ListenerEventType, err error) {
-			if err != nil {
-				w.log.Warn("outbox listener connection", "event", int(ev), "err", err)
-			}
-		})
-		if err := l.Listen(OutboxChannel); err != nil {
-			l.Close()
-			return fmt.Errorf("listen on %s: %w", OutboxChannel, err)
-		}
-		defer l.Close()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				// A nil notification follows a reconnect, when some may have been missed:
-				// waking costs one query.
-				case <-l.Notify:
-					select {
-					case wake <- struct{}{}:
-					default:
-					}
-				}
-			}
-		}()
-	}
 	for range w.cfg.Loops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.loop(ctx, wake)
+			w.loop(ctx)
 		}()
 	}
 	wg.Add(1)
@@ -581,10 +573,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.sweepLoop(ctx)
 	}()
 	wg.Wait()
-	return nil
 }
 
-func (w *Worker) loop(ctx context.Context, wake <-chan struct{}) {
+func (w *Worker) loop(ctx context.Context) {
 	timer := time.NewTimer(w.cfg.PollInterval)
 	defer timer.Stop()
 	for {
@@ -603,7 +594,7 @@ func (w *Worker) loop(ctx context.Context, wake <-chan struct{}) {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
-		case <-wake:
+		case <-w.cfg.Wake:
 		}
 	}
 }
