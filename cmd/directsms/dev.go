@@ -259,6 +259,8 @@ func printDemo(w io.Writer, base string, seed demoSeed) {
 	if len(seed.Numbers) > 0 {
 		fmt.Fprintf(&b, "  curl -s -H 'Authorization: Bearer %s' %s/v1/numbers\n", admin.Key, base)
 		fmt.Fprintf(&b, "  curl -s -X POST -H 'Authorization: Bearer %s' %s/v1/numbers/%s/verify\n", admin.Key, base, seed.Numbers[0].E164)
+		fmt.Fprintf(&b, "  curl -s -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"to\": \"+12025550199\", \"body\": \"Hello from the demo\"}' %s/v1/messages    # Alice texts from her direct number\n", alice.Key, base)
+		fmt.Fprintf(&b, "  curl -s -H 'Authorization: Bearer %s' %s/v1/messages/ID    # its status: queued, sending, sent, delivered\n", alice.Key, base)
 		fmt.Fprintf(&b, "  printf 'email,direct_number\\n%s,%s\\n' | curl -s -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: text/csv' --data-binary @- '%s/v1/bulk/direct-numbers?dry_run=true'\n",
 			alice.Email, seed.Numbers[0].E164, admin.Key, base)
 	}

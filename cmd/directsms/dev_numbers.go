@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"directsms/internal/apperr"
 	"directsms/internal/fakecarrier"
@@ -31,10 +32,14 @@ var demoNumbers = []demoNumber{
 	{E164: "+12025550103", Label: "Sales line", agent: -1},
 }
 
+// demoCallbackDelay is how long the demo's fake carrier waits before each status callback
+// (sent, then delivered), so a text's status can be watched moving.
+const demoCallbackDelay = 500 * time.Millisecond
+
 // startDemoCarrier serves a fake carrier holding the demo account and numbers; the caller
-// closes it.
+// closes it. Like Twilio, it posts status callbacks for every text sent through it.
 func startDemoCarrier() (*fakecarrier.Server, error) {
-	fake := fakecarrier.New()
+	fake := fakecarrier.New(fakecarrier.WithAutoCallbacks(demoCallbackDelay))
 	owned := make([]string, len(demoNumbers))
 	for i, n := range demoNumbers {
 		owned[i] = n.E164
