@@ -282,8 +282,9 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// Message is one text of a session, in or out, as GET /v1/messages/{id} shows it.
-type Message struct {
+// MessageDetail is one text of a session, in or out, with its delivery details, as
+// GET /v1/messages/{id} shows it.
+type MessageDetail struct {
 	ID               string        `json:"id" db:"id"`
 	SessionID        string        `json:"session_id" db:"session_id"`
 	Direction        string        `json:"direction" db:"direction"`
@@ -325,18 +326,18 @@ const sqlSelectMessage = `SELECT m.id, m.session_id, m.direction, m.kind, m.from
 			WHERE qm.tenant_id = $1 AND tm.user_id = $3))`
 
 // GetMessage returns a message the caller may see; any other id is not_found.
-func (o *Outbound) GetMessage(ctx context.Context, p directory.Principal, id string) (Message, error) {
+func (o *Outbound) GetMessage(ctx context.Context, p directory.Principal, id string) (MessageDetail, error) {
 	if !isUUID(id) {
-		return Message{}, apperr.NotFound("message")
+		return MessageDetail{}, apperr.NotFound("message")
 	}
-	var m Message
+	var m MessageDetail
 	seesAll := p.Role == directory.RoleAdmin || p.Role == directory.RoleSupervisor
 	err := o.db.GetContext(ctx, &m, sqlSelectMessage, p.TenantID, strings.ToLower(id), p.UserID, seesAll)
 	if err == pg.ErrNoRows {
-		return Message{}, apperr.NotFound("message")
+		return MessageDetail{}, apperr.NotFound("message")
 	}
 	if err != nil {
-		return Message{}, fmt.Errorf("get message %s: %w", id, err)
+		return MessageDetail{}, fmt.Errorf("get message %s: %w", id, err)
 	}
 	m.CreatedAt, m.StatusChangedAt = m.CreatedAt.UTC(), m.StatusChangedAt.UTC()
 	m.NextAttemptAt, m.AcceptedAt = utcPtr(m.NextAttemptAt), utcPtr(m.AcceptedAt)
