@@ -40,8 +40,8 @@ type queueResult struct {
 // Batching limits: how many texts one transaction takes, how many transactions are in flight
 // at once, and how long one may take.
 const (
-	maxBatch     = 64
-	batchSlots   = 4
+	maxBatch     = 128
+	batchSlots   = 2
 	batchTimeout = 30 * time.Second
 	// batchRetries is how many times a batch is run again after a deadlock with another batch,
 	// or after losing an Idempotency-Key race to a concurrent request.
