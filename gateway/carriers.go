@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
 	"directsms/gateway/telnyx"
 	"directsms/gateway/twilio"
@@ -33,35 +30,15 @@ type Carriers struct {
 
 // NewCarriers returns the sender for the outbox workers. publicURL is where carriers reach this
 // server (PUBLIC_URL). Connections to loopback and private addresses are refused unless
-// allowPrivate (the fake carrier in development and tests): a base_url is the tenant's to set,
-// and the account's secrets go wherever it points.
+// allowPrivate (the fake carrier in development and tests), as for verification: a base_url is
+// the tenant's to set, and the account's secrets go wherever it points.
 func NewCarriers(publicURL string, allowPrivate bool) *Carriers {
-	return &Carriers{publicURL: strings.TrimRight(publicURL, "/"), http: sendHTTPClient(allowPrivate)}
-}
-
-// sendHTTPClient keeps enough idle connections per carrier for a worker's concurrent sends
-// (the default of two would open and close one per send) and, unless allowPrivate, checks the
-// address each connection is actually made to, after DNS, so a public name cannot resolve to
-// a private host.
-func sendHTTPClient(allowPrivate bool) *http.Client {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	if !allowPrivate {
-		dialer.Control = func(_, address string, _ syscall.RawConn) error {
-			host, _, err := net.SplitHostPort(address)
-			if err != nil {
-				return err
-			}
-			if numbers.IsPrivateHost(host) {
-				return fmt.Errorf("refusing to connect to private address %s", host)
-			}
-			return nil
-		}
-	}
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.DialContext = dialer.DialContext
-	transport.MaxIdleConns = 512
-	transport.MaxIdleConnsPerHost = 128
-	return &http.Client{Timeout: 15 * time.Second, Transport: transport}
+	hc := carrierHTTPClient(allowPrivate)
+	// A worker keeps many sends to one carrier in flight; with the default of two idle
+	// connections per host, most sends would open and close a connection of their own.
+	transport := hc.Transport.(*http.Transport)
+	transport.MaxIdleConns, transport.MaxIdleConnsPerHost = 512, 128
+	return &Carriers{publicURL: strings.TrimRight(publicURL, "/"), http: hc}
 }
 
 // Send hands one text to acct's carrier. Carrier refusals and missing answers become
