@@ -71,7 +71,7 @@ func newBenchTexting(b *testing.B, agents int) *benchTexting {
 	b.Cleanup(srv.Close)
 
 	fake := fakecarrier.New()
-	sid, token := "AC"+randomHex(16), "tw-"+randomHex(8)
+	sid, token := "AC"+hexID(16), "tw-"+hexID(8)
 	fake.AddTwilioAccount(sid, token)
 	fakeSrv, err := fake.Start()
 	if err != nil {

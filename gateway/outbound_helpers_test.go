@@ -43,8 +43,8 @@ type texting struct {
 func newTexting(t *testing.T, opts ...fakecarrier.Option) *texting {
 	t.Helper()
 	e := newEnvAt(t, "")
-	x := &texting{env: e, fake: fakecarrier.New(opts...), twilioSID: "AC" + randomHex(16), twilioToken: "tw-" + randomHex(8),
-		telnyxKey: "KEY" + randomHex(12), accounts: map[string]string{}}
+	x := &texting{env: e, fake: fakecarrier.New(opts...), twilioSID: "AC" + hexID(16), twilioToken: "tw-" + hexID(8),
+		telnyxKey: "KEY" + hexID(12), accounts: map[string]string{}}
 	x.fake.AddTwilioAccount(x.twilioSID, x.twilioToken)
 	x.fake.AddTelnyxAccount(x.telnyxKey)
 	srv, err := x.fake.Start()
@@ -82,7 +82,8 @@ func (x *texting) workerWith(db *sqlx.DB, sender routing.Sender, cfg routing.Wor
 	return routing.NewWorker(db, sender, x.nums, cfg)
 }
 
-func randomHex(n int) string {
+// hexID returns n random bytes as hex, for carrier ids no other test uses.
+func hexID(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)

@@ -623,7 +623,7 @@ func TestStatus_SignaturesAreChecked(t *testing.T) {
 			body: `{"data":{"event_type":"message.finalized","id":"e1","payload":{"id":"m1","from":{"phone_number":"` + fromOf[fakecarrier.Telnyx] + `"},"to":[{"phone_number":"` + contactA + `","status":"delivered"}]}}}`, status: 403},
 		{name: "a Telnyx event from a number directsms does not know", path: "/webhooks/telnyx",
 			body: `{"data":{"event_type":"message.finalized","id":"e1","payload":{"id":"m1","from":{"phone_number":"+14158679999"},"to":[{"phone_number":"` + contactA + `","status":"delivered"}]}}}`, status: 403},
-		{name: "a Telnyx event directsms does not act on", path: "/webhooks/telnyx", body: `{"data":{"event_type":"number_order.complete","id":"e2"}}`, status: 200},
+		{name: "an unsigned Telnyx event of another kind", path: "/webhooks/telnyx", body: `{"data":{"event_type":"number_order.complete","id":"e2"}}`, status: 403},
 		{name: "a Telnyx body that is not JSON", path: "/webhooks/telnyx", body: `nope`, status: 400},
 	}
 	for _, tc := range tests {

@@ -80,6 +80,10 @@ func NewOutbound(db *sqlx.DB, cfg OutboundConfig) *Outbound {
 
 func (o *Outbound) now() time.Time { return o.nowFunc().UTC() }
 
+// Wake tells this process's outbox worker that texts were queued, by Send or by anyone else
+// (inbound routing's replies), so they go out at once rather than at its next poll.
+func (o *Outbound) Wake() { o.wake() }
+
 // SendRequest is an agent's text: POST /v1/messages. From may be empty when the agent owns
 // exactly one direct number or SessionID names the conversation; To may be empty when
 // SessionID is set. IdempotencyKey, when set, makes a retried request answer what the first
@@ -115,7 +119,6 @@ var (
 )
 
 const (
-	sqlTenantRegion = `SELECT default_region FROM tenants WHERE id = $1`
 	// sqlQueueTexts runs outbound_queue_texts (migration 0009): queueing a batch of texts in
 	// one statement and one transaction.
 	sqlQueueTexts = `SELECT idx, answer, replayed, COALESCE(refusal, '') AS refusal FROM outbound_queue_texts($1, $2)`
@@ -193,7 +196,7 @@ func (o *Outbound) Send(ctx context.Context, p directory.Principal, req SendRequ
 	}
 	q.Replayed = res.Replayed
 	if !q.Replayed {
-		o.wake()
+		o.Wake()
 	}
 	return q, nil
 }
@@ -237,8 +240,8 @@ func requestHash(req SendRequest) []byte {
 	return h[:]
 }
 
-// regionFor reads the tenant's default region only when an input is written nationally: a
-// number that starts with "+" reads the same in every region.
+// regionFor reads the tenant's default region (with routing's sqlTenantRegion) only when an
+// input is written nationally: a number that starts with "+" reads the same in every region.
 func (o *Outbound) regionFor(ctx context.Context, tenantID string, inputs ...string) (string, error) {
 	national := false
 	for _, in := range inputs {
