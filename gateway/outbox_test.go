@@ -714,3 +714,45 @@ func TestOutbox_SweepRemovesWhatIsADayOld(t *testing.T) {
 		t.Errorf("a day later: got %d keys and %d callbacks, want both swept", keys, callbacks)
 	}
 }
+
+func TestOutbox_SendsTheReplyInboundRoutingQueued(t *testing.T) {
+	t.Parallel()
+	x := newTexting(t)
+	withAlice(x)
+	target := x.publicURL + "/webhooks/twilio/messages"
+	form, sig := fakecarrier.TwilioInbound(x.twilioSID, x.twilioToken, target, contactA, twilioFrom, "HELP")
+	req, err := http.NewRequest(http.MethodPost, target, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", sig)
+	res, err := x.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("inbound HELP: got %s, want 200", res.Status)
+	}
+	select {
+	case <-x.waker.C():
+	default:
+		t.Error("the reply routing queued did not wake the outbox worker")
+	}
+	if sent := x.runOutbox(time.Now()); sent != 1 {
+		t.Fatalf("the outbox sent %d texts, want the help reply", sent)
+	}
+	var reply struct {
+		Kind   string `db:"kind"`
+		Status string `db:"status"`
+		To     string `db:"to_address"`
+	}
+	if err := x.db.Get(&reply, `SELECT kind, status, to_address FROM messages WHERE direction = 'out'`); err != nil {
+		t.Fatal(err)
+	}
+	got := x.fake.Sent()
+	if reply.Kind != "help" || reply.Status != "sending" || reply.To != contactA || len(got) != 1 || got[0].To != contactA || got[0].From != twilioFrom {
+		t.Errorf("got reply %+v and carrier sends %+v, want the help reply sent from %s to %s", reply, got, twilioFrom, contactA)
+	}
+}
