@@ -76,6 +76,7 @@ func newEnvAt(t *testing.T, public string) *env {
 	t.Cleanup(func() { rt.Close() })
 	waker := routing.NewWaker()
 	outbound := routing.NewOutbound(db, routing.OutboundConfig{Logger: log, Wake: waker.Wake})
+	t.Cleanup(outbound.Close)
 	// The listener exists before the server starts, so the handler can be built knowing the
 	// server's own URL.
 	srv := httptest.NewUnstartedServer(nil)

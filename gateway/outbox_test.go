@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -754,5 +755,37 @@ func TestOutbox_SendsTheReplyInboundRoutingQueued(t *testing.T) {
 	got := x.fake.Sent()
 	if reply.Kind != "help" || reply.Status != "sending" || reply.To != contactA || len(got) != 1 || got[0].To != contactA || got[0].From != twilioFrom {
 		t.Errorf("got reply %+v and carrier sends %+v, want the help reply sent from %s to %s", reply, got, twilioFrom, contactA)
+	}
+}
+
+func TestStatus_ChangesReachTheSendersEventStreamAsTheyHappen(t *testing.T) {
+	t.Parallel()
+	x := newTexting(t)
+	_, key := withAlice(x)
+	s := openStream(t, x.srv.URL, key, "", nil)
+	id := x.sent(key, map[string]any{"to": contactA, "body": "hi", "from": twilioFrom})["id"].(string)
+	x.runOutbox(time.Now())
+	postStatus(t, x, fakecarrier.Twilio, x.carrierID(id), "sent", "")
+	postStatus(t, x, fakecarrier.Twilio, x.carrierID(id), "delivered", "")
+	var got []string
+	for len(got) < 3 {
+		ev := s.next()
+		if ev.Type != "message.status" {
+			continue
+		}
+		var data struct {
+			MessageID string `json:"message_id"`
+			Status    string `json:"status"`
+		}
+		if err := json.Unmarshal([]byte(ev.Data), &data); err != nil {
+			t.Fatal(err)
+		}
+		if data.MessageID != id {
+			t.Fatalf("got an event for message %s, want %s", data.MessageID, id)
+		}
+		got = append(got, data.Status)
+	}
+	if strings.Join(got, ",") != "sending,sent,delivered" {
+		t.Errorf("Alice's stream got %v, want sending, sent, delivered", got)
 	}
 }

@@ -50,7 +50,23 @@ func Publish(ctx context.Context, tx *sqlx.Tx, now time.Time, events ...Event) e
 	if len(events) == 0 {
 		return nil
 	}
+	if err := insertEvents(ctx, tx, now, events); err != nil {
+		return err
+	}
+	// Notifications with the same payload in one transaction are folded into one by PostgreSQL.
+	if _, err := tx.ExecContext(ctx, sqlNotifyEvents, NotifyChannel); err != nil {
+		return fmt.Errorf("notify events: %w", err)
+	}
+	return nil
+}
+
+// insertEvents is Publish without the notification, for the busy paths whose commits must not
+// queue behind the notification lock: they wake a notifier after committing instead.
+func insertEvents(ctx context.Context, tx *sqlx.Tx, now time.Time, events []Event) error {
 	n := len(events)
+	if n == 0 {
+		return nil
+	}
 	tenants, users, queues, types, data := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, e := range events {
 		b, err := json.Marshal(e.Data)
@@ -61,10 +77,6 @@ func Publish(ctx context.Context, tx *sqlx.Tx, now time.Time, events ...Event) e
 	}
 	if _, err := tx.ExecContext(ctx, sqlInsertEvents, pq.Array(tenants), pq.Array(users), pq.Array(queues), pq.Array(types), pq.Array(data), now); err != nil {
 		return fmt.Errorf("publish %d events: %w", n, err)
-	}
-	// Notifications with the same payload in one transaction are folded into one by PostgreSQL.
-	if _, err := tx.ExecContext(ctx, sqlNotifyEvents, NotifyChannel); err != nil {
-		return fmt.Errorf("notify events: %w", err)
 	}
 	return nil
 }

@@ -118,6 +118,7 @@ func (o *Outbound) ApplyStatus(ctx context.Context, u StatusUpdate) error {
 		return apperr.BadRequest("status", fmt.Sprintf("%q is not an outbound message status", u.Status))
 	}
 	now := o.now()
+	var notify bool
 	err := pg.InTx(ctx, o.db, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, sqlLockCarrierMessages, lockCarrierMessage, pq.Array([]string{carrierKey(u.Provider, u.CarrierMessageID)})); err != nil {
 			return fmt.Errorf("lock: %w", err)
@@ -135,10 +136,14 @@ func (o *Outbound) ApplyStatus(ctx context.Context, u StatusUpdate) error {
 				"provider", string(u.Provider), "carrier_message_id", u.CarrierMessageID, "status", string(u.Status))
 			return nil
 		}
-		return Publish(ctx, tx, now, events...)
+		notify = len(events) > 0
+		return insertEvents(ctx, tx, now, events)
 	})
 	if err != nil {
 		return fmt.Errorf("apply %s status %s of %s: %w", u.Provider, u.Status, u.CarrierMessageID, err)
+	}
+	if notify {
+		o.notify.wake()
 	}
 	return nil
 }

@@ -50,6 +50,7 @@ type Outbound struct {
 	log     *slog.Logger
 	wake    func()
 	batch   *batcher
+	notify  *notifier
 }
 
 // OutboundConfig is what an Outbound needs besides its database; the zero value works.
@@ -73,9 +74,15 @@ func NewOutbound(db *sqlx.DB, cfg OutboundConfig) *Outbound {
 	if cfg.Wake == nil {
 		cfg.Wake = func() {}
 	}
-	o := &Outbound{db: db, nowFunc: cfg.NowFunc, log: cfg.Logger.With("component", "outbound"), wake: cfg.Wake}
+	log := cfg.Logger.With("component", "outbound")
+	o := &Outbound{db: db, nowFunc: cfg.NowFunc, log: log, wake: cfg.Wake, notify: newNotifier(db, log)}
 	o.batch = newBatcher(o.queueBatch)
 	return o
+}
+
+// Close waits for an event notification in flight; call it before closing the database.
+func (o *Outbound) Close() {
+	o.notify.close()
 }
 
 func (o *Outbound) now() time.Time { return o.nowFunc().UTC() }

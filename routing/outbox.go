@@ -173,6 +173,7 @@ type Worker struct {
 	accounts AccountSource
 	cfg      WorkerConfig
 	log      *slog.Logger
+	notify   *notifier
 	id       string
 	seq      atomic.Uint64
 }
@@ -182,8 +183,9 @@ func NewWorker(db *sqlx.DB, sender Sender, accounts AccountSource, cfg WorkerCon
 	cfg.defaults()
 	id := make([]byte, 6)
 	rand.Read(id) //nolint:errcheck // crypto/rand does not fail
-	return &Worker{db: db, sender: sender, accounts: accounts, cfg: cfg,
-		log: cfg.Logger.With("component", "outbox"), id: hex.EncodeToString(id)}
+	log := cfg.Logger.With("component", "outbox")
+	return &Worker{db: db, sender: sender, accounts: accounts, cfg: cfg, log: log, notify: newNotifier(db, log),
+		id: hex.EncodeToString(id)}
 }
 
 const (
@@ -290,9 +292,11 @@ func (w *Worker) runOnce(ctx context.Context, now time.Time) (claimed, sent int,
 }
 
 // claim takes up to BatchSize due messages under token and tells their followers they are
-// being sent.
+// being sent. Events are written without a NOTIFY inside the transaction (PostgreSQL would hold
+// every notifying commit behind one lock); the notifier sends one after the commit.
 func (w *Worker) claim(ctx context.Context, now time.Time, token string) ([]claimedMessage, error) {
 	var batch []claimedMessage
+	var notify bool
 	err := pg.InTx(ctx, w.db, func(tx *sqlx.Tx) error {
 		if err := tx.SelectContext(ctx, &batch, sqlClaim, now, w.cfg.BatchSize, now.Add(w.cfg.ClaimTimeout), token); err != nil {
 			return err
@@ -307,10 +311,14 @@ func (w *Worker) claim(ctx context.Context, now time.Time, token string) ([]clai
 				events = append(events, ev)
 			}
 		}
-		return Publish(ctx, tx, now, events...)
+		notify = len(events) > 0
+		return insertEvents(ctx, tx, now, events)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox batch: %w", err)
+	}
+	if notify {
+		w.notify.wake()
 	}
 	return batch, nil
 }
@@ -451,6 +459,7 @@ func (w *Worker) record(ctx context.Context, now time.Time, token string, result
 			optedOut = append(optedOut, r.msg.ContactID)
 		}
 	}
+	var notify bool
 	err := pg.InTx(ctx, w.db, func(tx *sqlx.Tx) error {
 		if len(lockKeys) > 0 {
 			if _, err := tx.ExecContext(ctx, sqlLockCarrierMessages, lockCarrierMessage, pq.Array(lockKeys)); err != nil {
@@ -475,10 +484,14 @@ func (w *Worker) record(ctx context.Context, now time.Time, token string, result
 			}
 			events = append(events, applied...)
 		}
-		return Publish(ctx, tx, now, events...)
+		notify = len(events) > 0
+		return insertEvents(ctx, tx, now, events)
 	})
 	if err != nil {
 		return fmt.Errorf("record outbox batch %s: %w", token, err)
+	}
+	if notify {
+		w.notify.wake()
 	}
 	if len(results) > 0 {
 		w.log.Debug("outbox batch recorded", "claim", token, "messages", len(results))
@@ -573,6 +586,7 @@ func (w *Worker) Run(ctx context.Context) {
 		w.sweepLoop(ctx)
 	}()
 	wg.Wait()
+	w.notify.close()
 }
 
 func (w *Worker) loop(ctx context.Context) {

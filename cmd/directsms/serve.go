@@ -118,6 +118,7 @@ func serve(ctx context.Context, cfg config, db *sqlx.DB, ln net.Listener, log *s
 	defer rt.Close()
 	waker := routing.NewWaker()
 	outbound := routing.NewOutbound(db, routing.OutboundConfig{Logger: log, Wake: waker.Wake})
+	defer outbound.Close()
 	api := gateway.New(gateway.Config{
 		PublicURL:        cfg.PublicURL,
 		AllowPrivateURLs: cfg.AllowPrivateURLs,
