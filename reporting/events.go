@@ -130,21 +130,11 @@ type AgentStatus struct {
 	ChangedAt      time.Time `json:"changed_at"`
 }
 
-// sqlEnqueueEvent stores an event and its deliveries in one statement, and nothing at all when
-// no subscription wants it, so the common case costs one index lookup. The subscriptions are
-// read FOR KEY SHARE: one deleted meanwhile is skipped instead of failing the producer's
-// transaction on the foreign key, and a delete waits for the producer to commit.
-const sqlEnqueueEvent = `WITH subs AS (
-		SELECT id FROM event_subscriptions
-		WHERE tenant_id = $1 AND $2 = ANY(events)
-		FOR KEY SHARE
-	), ev AS (
-		INSERT INTO webhook_events (tenant_id, type, data, occurred_at)
-		SELECT CAST($1 AS uuid), CAST($2 AS text), CAST($3 AS json), CAST($4 AS timestamptz) WHERE EXISTS (SELECT 1 FROM subs)
-		RETURNING id
-	)
-	INSERT INTO webhook_deliveries (tenant_id, event_id, subscription_id, next_attempt_at, created_at)
-	SELECT CAST($1 AS uuid), ev.id, subs.id, CAST($4 AS timestamptz), CAST($4 AS timestamptz) FROM ev CROSS JOIN subs`
+// sqlEnqueueEvent stores an event and its deliveries, and nothing when no subscription wants
+// it (one index lookup). The work is the SQL function reporting_enqueue
+// (sql/migrations/0010_event_producers.sql), shared with the triggers that produce events from
+// PL/pgSQL.
+const sqlEnqueueEvent = `SELECT reporting_enqueue($1, $2, $3, $4)`
 
 // Enqueue records that eventType happened to tenantID at now, with data (one of the event
 // structs above, marshalled as JSON), for every subscription of the tenant that wants it. It
