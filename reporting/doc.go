@@ -51,8 +51,13 @@
 //
 // # Events
 //
-// Producers call [Enqueue] inside their own transaction; it stores the event once with one
-// delivery per subscription that wants it (or nothing, when none does). A [Dispatcher] claims
+// Events are stored inside the transaction of the change they describe, by the SQL function
+// reporting_enqueue (sql/migrations/0010_event_producers.sql): the event once, with one
+// delivery per subscription that wants it, or nothing when none does. Row triggers in that
+// migration call it for the six event types — on sessions (created; open → closed), messages
+// (inserted in or out; an outbound status change) and user_status_changes — so routing,
+// outbound sending and directory produce events without importing this package. Go code that
+// has an event of its own calls [Enqueue], which runs the same function. A [Dispatcher] claims
 // due deliveries with FOR UPDATE SKIP LOCKED, so any number of processes share the work, and
 // POSTs each as an [Envelope]:
 //
