@@ -215,3 +215,23 @@ func TestEvents_StatusChangeProducesAgentStatus(t *testing.T) {
 		t.Errorf("got agent.status %+v, want Ann available → away by the admin", a)
 	}
 }
+
+func TestEvents_WithoutASubscriptionThatWantsThemNothingIsStored(t *testing.T) {
+	t.Parallel()
+	w := newInboundWorld(t)
+	e := w.e
+	if _, err := reporting.NewStore(e.db, nil).CreateSubscription(context.Background(), e.tenantID, e.adminID,
+		reporting.NewSubscription{URL: "http://127.0.0.1:9/hooks", Secret: hookSecret, Events: []string{"agent.status"}}, true); err != nil {
+		t.Fatalf("subscribe: %v", err)
+	}
+	e.text(w.acct, w.contact, w.annNumber, "Hello")
+	id := w.session(w.annKey, w.contact, w.annNumber)["id"].(string)
+	expect(t, e.do(http.MethodPost, "/v1/sessions/"+id+"/close", e.adminKey, nil), http.StatusOK, "")
+	if n := e.count(`SELECT count(*) FROM webhook_events`); n != 0 {
+		t.Errorf("got %d events stored, want 0: the only subscription wants agent.status", n)
+	}
+	e.setStatus(w.bob, "away")
+	if n := e.count(`SELECT count(*) FROM webhook_events WHERE type = 'agent.status'`); n != 1 {
+		t.Errorf("got %d agent.status events, want 1", n)
+	}
+}
