@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"directsms/gateway/twilio"
 	"directsms/reporting"
 )
 
@@ -233,5 +234,24 @@ func TestEvents_WithoutASubscriptionThatWantsThemNothingIsStored(t *testing.T) {
 	e.setStatus(w.bob, "away")
 	if n := e.count(`SELECT count(*) FROM webhook_events WHERE type = 'agent.status'`); n != 1 {
 		t.Errorf("got %d agent.status events, want 1", n)
+	}
+}
+
+func TestEvents_MessageReceivedListsTheMediaURLsInOrder(t *testing.T) {
+	t.Parallel()
+	w := newInboundWorld(t)
+	e := w.e
+	rc := e.subscribeAll()
+	form, _ := twilioForm(w.acct, w.contact, w.annNumber, "Look")
+	form.Set("NumMedia", "2")
+	form.Set("MediaUrl0", "https://media.example/a.png")
+	form.Set("MediaContentType0", "image/png")
+	form.Set("MediaUrl1", "https://media.example/b.jpg")
+	form.Set("MediaContentType1", "image/jpeg")
+	expect(t, e.postForm(twilioPath, form.Encode(), twilio.Signature(w.acct.Token, publicURL+twilioPath, form)), http.StatusOK, "")
+
+	got := deliver[reporting.MessageReceived](rc, reporting.EventMessageReceived)
+	if len(got) != 1 || !slices.Equal(got[0].Media, []string{"https://media.example/a.png", "https://media.example/b.jpg"}) {
+		t.Errorf("got message.received %+v, want both media URLs in order", got)
 	}
 }

@@ -110,7 +110,8 @@ BEGIN
             PERFORM reporting_enqueue(NEW.tenant_id, 'message.received', json_build_object(
                 'message_id', NEW.id, 'session_id', NEW.session_id, 'from', NEW.from_address, 'to', NEW.to_address,
                 'body', NEW.body,
-                'media', COALESCE((SELECT json_agg(x->>'url') FROM jsonb_array_elements(NEW.media) AS x), '[]'::json),
+                'media', COALESCE((SELECT json_agg(x.m->>'url' ORDER BY x.i) FROM jsonb_array_elements(
+                    CASE WHEN jsonb_typeof(NEW.media) = 'array' THEN NEW.media END) WITH ORDINALITY AS x(m, i)), '[]'::json),
                 'segments', NEW.segments, 'received_at', routing_ts(NEW.created_at)), NEW.created_at);
         END IF;
     ELSIF reporting_wants(NEW.tenant_id, 'message.sent') THEN
