@@ -255,3 +255,25 @@ func TestEvents_MessageReceivedListsTheMediaURLsInOrder(t *testing.T) {
 		t.Errorf("got message.received %+v, want both media URLs in order", got)
 	}
 }
+
+func TestEvents_IdleFailureReasonSaysTheIdleTimeInWords(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cases := []struct {
+		seconds int
+		want    string
+	}{
+		{60, "1 minute"}, {5400, "90 minutes"}, {3600, "1 hour"}, {86400, "24 hours"}, {61, "61 seconds"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.want, func(t *testing.T) {
+			var got string
+			if err := e.db.Get(&got, `SELECT reporting_duration($1)`, tc.seconds); err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("got %q for %d s, want %q", got, tc.seconds, tc.want)
+			}
+		})
+	}
+}

@@ -39,7 +39,7 @@ $$;
 CREATE FUNCTION reporting_duration(p_seconds integer) RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE
         WHEN p_seconds % 3600 = 0 THEN (p_seconds / 3600)::text || CASE WHEN p_seconds = 3600 THEN ' hour' ELSE ' hours' END
-        WHEN p_seconds % 60 = 0 THEN (p_seconds / 60)::text || ' minutes'
+        WHEN p_seconds % 60 = 0 THEN (p_seconds / 60)::text || CASE WHEN p_seconds = 60 THEN ' minute' ELSE ' minutes' END
         ELSE p_seconds::text || ' seconds'
     END
 $$;
