@@ -165,7 +165,14 @@ func TestBatcher_ATextWithdrawnBeforeItsBatchIsNeverRun(t *testing.T) {
 		<-release
 		return make([]batchOutcome, len(items))
 	})
-	// Fill every slot with a batch that waits, so the next text waits for a slot.
+	// Fill every slot with a batch that waits, so the next text waits for a slot. The fillers
+	// start one at a time, each only once the one before is running, so no two share a batch
+	// and leave a slot free.
+	running := func() int {
+		n := 0
+		ran.Range(func(_, _ any) bool { n++; return true })
+		return n
+	}
 	var busy sync.WaitGroup
 	for i := range batchSlots {
 		busy.Add(1)
@@ -173,18 +180,13 @@ func TestBatcher_ATextWithdrawnBeforeItsBatchIsNeverRun(t *testing.T) {
 			defer busy.Done()
 			b.do(context.Background(), &queueItem{Body: "busy " + strconv.Itoa(i)}) //nolint:errcheck // only fills the slots
 		}()
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		n := 0
-		ran.Range(func(_, _ any) bool { n++; return true })
-		if n == batchSlots {
-			break
+		deadline := time.Now().Add(5 * time.Second)
+		for running() != i+1 {
+			if time.Now().After(deadline) {
+				t.Fatal("the slots did not fill")
+			}
+			time.Sleep(time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the slots did not fill")
-		}
-		time.Sleep(time.Millisecond)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
