@@ -269,6 +269,11 @@ func printDemo(w io.Writer, base string, seed demoSeed) {
 	fmt.Fprintf(&b, "  curl -s -H 'Authorization: Bearer %s' '%s/v1/reports/sessions?from=%s&to=%s&group_by=day,type'\n",
 		admin.Key, base, month.Format(time.DateOnly), month.AddDate(0, 1, 0).Format(time.DateOnly))
 	fmt.Fprintf(&b, "  curl -s %s/openapi.json | head\n", base)
-	fmt.Fprintf(&b, "  curl -N -H 'Authorization: Bearer %s' %s/v1/events    # Alice's real-time events\n\n", alice.Key, base)
+	fmt.Fprintf(&b, "  curl -N -H 'Authorization: Bearer %s' %s/v1/events    # Alice's real-time events\n", alice.Key, base)
+	if len(seed.Numbers) > 0 {
+		fmt.Fprintf(&b, "  go run ./cmd/directsms fake-text --url %s --from +12025550199 --to %s --body 'Hi Alice'    # a customer texts Alice's direct number, signed as Twilio signs it\n",
+			base, seed.Numbers[0].E164)
+	}
+	fmt.Fprintln(&b)
 	fmt.Fprint(w, b.String())
 }

@@ -36,6 +36,7 @@ Usage:
   directsms bulk-assign --tenant ID FILE.csv [--dry-run] [--errors OUT.csv]
                           assign direct numbers from email,direct_number[,...] rows
   directsms bench inbound --url URL --duration 30s --connections 64   load-test the inbound webhook
+  directsms fake-text --from +12025550199 --to +12025550101 --body "Hi"   post a signed Twilio text to a running server (the demo's account by default)
 
 Run "directsms COMMAND -h" for a command's flags.
 `
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runBulkAssign(ctx, rest, getenv, stdout, stderr)
 	case "bench":
 		return runBench(ctx, rest, getenv, stdout, stderr)
+	case "fake-text":
+		return runFakeText(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
