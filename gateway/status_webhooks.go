@@ -4,14 +4,11 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 
 	"directsms/gateway/telnyx"
 	"directsms/gateway/twilio"
-	"directsms/internal/apperr"
 	"directsms/numbers"
 	"directsms/routing"
 )
@@ -40,39 +37,11 @@ var twilioStatuses = map[string]routing.MessageStatus{
 // back) and a 21610 marks the recipient opted out.
 func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	body, err := readWebhookBody(w, r)
+	form, acct, err := s.twilioForm(w, r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-		s.writeError(w, r, errFormType)
-		return
-	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		s.writeError(w, r, apperr.BadRequest("", "malformed form body"))
-		return
-	}
-	sig := r.Header.Get(twilio.SignatureHeader)
-	if sig == "" {
-		s.writeError(w, r, errBadSignature)
-		return
-	}
-	acct, err := s.deps.Numbers.AccountBySID(ctx, numbers.ProviderTwilio, form.Get("AccountSid"))
-	if apperr.IsNotFound(err) {
-		s.writeError(w, r, errBadSignature)
-		return
-	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if !twilio.ValidSignature(acct.AuthToken, s.cfg.PublicURL+requestURI(r), form, sig) {
-		s.writeError(w, r, errBadSignature)
-		return
-	}
-	infoFrom(ctx).tenantID = acct.TenantID
 	cb, err := twilio.ParseStatus(form)
 	if err != nil {
 		s.writeError(w, r, carrierFieldError(err))

@@ -32,45 +32,11 @@ var (
 // offers are committed.
 func (s *Server) twilioMessages(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	body, err := readWebhookBody(w, r)
+	form, acct, err := s.twilioForm(w, r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-		s.writeError(w, r, errFormType)
-		return
-	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		s.writeError(w, r, apperr.BadRequest("", "malformed form body"))
-		return
-	}
-	sig := r.Header.Get(twilio.SignatureHeader)
-	if sig == "" {
-		s.writeError(w, r, errBadSignature)
-		return
-	}
-	sid := form.Get("AccountSid")
-	acct, err := s.deps.Routing.TwilioAccount(ctx, sid, false)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	signedURL := s.cfg.PublicURL + requestURI(r)
-	if !twilio.ValidSignature(acct.AuthToken, signedURL, form, sig) {
-		// The cached token may predate a rotation: look the account up afresh, once.
-		acct, err = s.deps.Routing.TwilioAccount(ctx, sid, true)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		if !twilio.ValidSignature(acct.AuthToken, signedURL, form, sig) {
-			s.writeError(w, r, errBadSignature)
-			return
-		}
-	}
-	infoFrom(ctx).tenantID = acct.TenantID
 	in, err := twilio.ParseInbound(form)
 	if err != nil {
 		s.writeError(w, r, carrierFieldError(err))
@@ -80,7 +46,7 @@ func (s *Server) twilioMessages(w http.ResponseWriter, r *http.Request) {
 	for i, m := range in.Media {
 		media[i] = routing.Media{URL: m.URL, ContentType: m.ContentType}
 	}
-	text, err := s.inboundText(acct, routing.ProviderTwilio, in.MessageSid, sid, in.From, in.To, in.Body, media)
+	text, err := s.inboundText(acct, routing.ProviderTwilio, in.MessageSid, in.AccountSid, in.From, in.To, in.Body, media)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -245,6 +211,42 @@ func readWebhookBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 		return nil, apperr.BadRequest("", "the body could not be read")
 	}
 	return b, nil
+}
+
+// twilioForm reads a Twilio webhook's form and checks its X-Twilio-Signature with the auth token
+// of the account the form names, over the public URL (PUBLIC_URL + path + query), before
+// anything else is read from it. A failed check looks the account up afresh once, since the
+// cached token may predate a rotation.
+func (s *Server) twilioForm(w http.ResponseWriter, r *http.Request) (url.Values, routing.WebhookAccount, error) {
+	ctx := r.Context()
+	body, err := readWebhookBody(w, r)
+	if err != nil {
+		return nil, routing.WebhookAccount{}, err
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		return nil, routing.WebhookAccount{}, errFormType
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, routing.WebhookAccount{}, apperr.BadRequest("", "malformed form body")
+	}
+	sig := r.Header.Get(twilio.SignatureHeader)
+	if sig == "" {
+		return nil, routing.WebhookAccount{}, errBadSignature
+	}
+	sid := form.Get("AccountSid")
+	signedURL := s.cfg.PublicURL + requestURI(r)
+	for _, fresh := range []bool{false, true} {
+		acct, err := s.deps.Routing.TwilioAccount(ctx, sid, fresh)
+		if err != nil {
+			return nil, routing.WebhookAccount{}, err
+		}
+		if twilio.ValidSignature(acct.AuthToken, signedURL, form, sig) {
+			infoFrom(ctx).tenantID = acct.TenantID
+			return form, acct, nil
+		}
+	}
+	return nil, routing.WebhookAccount{}, errBadSignature
 }
 
 // requestURI is the path and query exactly as the client sent them, which is what a carrier
