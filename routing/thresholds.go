@@ -312,17 +312,9 @@ func countUndelivered(ctx context.Context, tx *sqlx.Tx, o offerState, now time.T
 }
 
 func setThresholdStatus(ctx context.Context, tx *sqlx.Tx, o offerState, status directory.Status, reason string, now time.Time) (bool, error) {
-	changed, err := directory.SetStatusTx(ctx, tx, o.TenantID, o.UserID, status, reason, "", now)
-	if err != nil || !changed {
-		return false, err
-	}
-	return true, publishStatus(ctx, tx, o.TenantID, o.UserID, status, reason, now)
-}
-
-// publishStatus tells the agent's clients its new status.
-func publishStatus(ctx context.Context, tx *sqlx.Tx, tenantID, userID string, status directory.Status, reason string, now time.Time) error {
-	return Publish(ctx, tx, now, Event{TenantID: tenantID, UserID: userID, Type: EventAgentStatus,
-		Data: map[string]any{"user_id": userID, "status": status, "reason": reason, "changed_at": now}})
+	// The timeline row SetStatusTx writes also puts agent.status on the agent's stream
+	// (migration 0011).
+	return directory.SetStatusTx(ctx, tx, o.TenantID, o.UserID, status, reason, "", now)
 }
 
 func sessionEvent(ctx context.Context, tx *sqlx.Tx, o offerState, kind string, now time.Time, data map[string]any) error {
@@ -375,9 +367,6 @@ func endCooldownBatch(ctx context.Context, db *sqlx.DB, now time.Time) (int, err
 				continue
 			}
 			n++
-			if err := publishStatus(ctx, tx, u.TenantID, u.ID, directory.StatusAvailable, ReasonCooldown, now); err != nil {
-				return err
-			}
 			if _, err := tx.ExecContext(ctx, sqlOfferWaiting, u.TenantID, u.ID, now); err != nil {
 				return fmt.Errorf("offer waiting sessions to %s: %w", u.ID, err)
 			}
