@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -102,6 +103,11 @@ func TestBadInput_NoRouteAnswers5xx(t *testing.T) {
 			return valid(rt.Path, name)
 		})
 	}
+	var doc map[string]any
+	if err := json.Unmarshal(e.do(http.MethodGet, "/openapi.json", "", nil).Body, &doc); err != nil {
+		t.Fatalf("decode the OpenAPI document: %v", err)
+	}
+	ids := []string{user, e.adminID}
 	for _, rt := range e.api.Routes() {
 		if skipBadInput(rt) {
 			continue
@@ -125,6 +131,20 @@ func TestBadInput_NoRouteAnswers5xx(t *testing.T) {
 					check(rt.Method, path, b.body)
 				}
 			}
+			if schema, ok := requestSchema(doc, rt); ok {
+				for _, b := range schemaBodies(doc, schema, ids, 0) {
+					buf, err := json.Marshal(b)
+					if err != nil {
+						t.Fatalf("encode %v: %v", b, err)
+					}
+					check(rt.Method, path, string(buf))
+				}
+			}
+			if rt.Path == "/v1/bulk/direct-numbers" {
+				for _, csv := range badCSVs {
+					checkNo5xx(t, rt.Method, path, csv, e.doCSV(rt.Method, path, csv))
+				}
+			}
 			for _, q := range badQueries {
 				check(rt.Method, path+"?"+q, "")
 			}
@@ -138,6 +158,49 @@ func TestBadInput_NoRouteAnswers5xx(t *testing.T) {
 			}
 		})
 	}
+}
+
+// badCSVs are bulk files no import accepts whole.
+var badCSVs = []string{
+	"", "\n", "zz", "email,direct_number\n", "email,direct_number\nzz,zz\n", "\"unterminated\n",
+	"email,direct_number\n" + strings.Repeat("x", 10000) + "@acme.example,+1" + strings.Repeat("5", 10000) + "\n",
+	"email,direct_number\nbad.input@acme.example,+14155550100,+14155550100,+99999999999999999999,+1\n",
+	"a,b,c\n1,2,3\n", "email\nbad.input@acme.example\n",
+}
+
+// requestSchema is the JSON request body schema the OpenAPI document gives rt.
+func requestSchema(doc map[string]any, rt gateway.Route) (map[string]any, bool) {
+	get := func(m any, key string) any {
+		mm, _ := m.(map[string]any)
+		return mm[key]
+	}
+	s, ok := get(get(get(get(get(get(doc, "paths"), rt.Path), strings.ToLower(rt.Method)), "requestBody"), "content"), "application/json").(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	schema, ok := s["schema"].(map[string]any)
+	return schema, ok
+}
+
+// doCSV sends body as a text/csv upload with the admin key.
+func (e *env) doCSV(method, path, body string) response {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatalf("new request: %v", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+e.adminKey)
+	req.Header.Set("Content-Type", "text/csv")
+	res, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatalf("read body: %v", err)
+	}
+	return response{Status: res.StatusCode, Header: res.Header, Body: b}
 }
 
 // checkNo5xx fails t when r is a 5xx, or a 4xx without a JSON {"error": {"code"}} body.
@@ -163,4 +226,78 @@ func checkNo5xx(t *testing.T, method, path, body string, r response) {
 			t.Errorf("%s %s body %q: got %d %q, want a JSON error body with a code", method, path, body, r.Status, r.Body)
 		}
 	}
+}
+
+// absurd lists well-typed but absurd values for a JSON schema type: each is sent alone in the
+// field, so the route's own validation (not the decoder) must refuse it.
+func absurd(typ string, ids []string) []any {
+	long := strings.Repeat("x", 10000)
+	switch typ {
+	case "string":
+		return []any{"", "zz", long, "+99999999999999999999", "+1", "99999-12-31T23:59:59Z", "25:61", "-1",
+			"3f1c2b9e-7d4a-4c8e-9b1f-0a2d3e4f5a6b", "00000000-0000-0000-0000-000000000000", "Ünï 🙂", "https://" + long + ".example"}
+	case "integer", "number":
+		return []any{-1, 0, 2147483648, json.Number("9223372036854775807"), json.Number("-9223372036854775808"), 1e300, -1e300, 0.5}
+	case "boolean":
+		return []any{true, false}
+	case "array":
+		return []any{[]any{}, []any{"zz"}, []any{"3f1c2b9e-7d4a-4c8e-9b1f-0a2d3e4f5a6b"}, []any{ids[0], ids[0]}, ids, []any{map[string]any{}}, []any{strings.Repeat("x", 10000)}}
+	}
+	return []any{map[string]any{}}
+}
+
+// schemaBodies returns one body per property (nested ones too) per absurd value, resolving
+// $ref and allOf in doc.
+func schemaBodies(doc map[string]any, schema map[string]any, ids []string, depth int) []any {
+	schema = resolveSchema(doc, schema)
+	typ, _ := schema["type"].(string)
+	if depth > 4 {
+		return absurd(typ, ids)
+	}
+	var out []any
+	switch {
+	case typ == "object" || schema["properties"] != nil:
+		props, _ := schema["properties"].(map[string]any)
+		if ap, ok := schema["additionalProperties"].(map[string]any); ok {
+			props = map[string]any{"sms": ap, "zz": ap}
+		}
+		for name, p := range props {
+			for _, v := range schemaBodies(doc, p.(map[string]any), ids, depth+1) {
+				out = append(out, map[string]any{name: v})
+			}
+		}
+		out = append(out, map[string]any{})
+	case typ == "array":
+		out = absurd("array", ids)
+		if items, ok := schema["items"].(map[string]any); ok {
+			if resolveSchema(doc, items)["type"] != "string" {
+				for _, v := range schemaBodies(doc, items, ids, depth+1) {
+					out = append(out, []any{v})
+				}
+			}
+		}
+	default:
+		out = absurd(typ, ids)
+	}
+	return out
+}
+
+// resolveSchema follows $ref and a single allOf.
+func resolveSchema(doc, schema map[string]any) map[string]any {
+	for range 10 {
+		if all, ok := schema["allOf"].([]any); ok && len(all) == 1 {
+			schema = all[0].(map[string]any)
+			continue
+		}
+		ref, ok := schema["$ref"].(string)
+		if !ok {
+			return schema
+		}
+		next := any(doc)
+		for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+			next = next.(map[string]any)[part]
+		}
+		schema = next.(map[string]any)
+	}
+	return schema
 }
