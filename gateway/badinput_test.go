@@ -62,6 +62,10 @@ var badQueries = []string{
 	"limit=1000000", "cursor=%FF", "cursor=%00", "from=0001-01-01T00:00:00Z&to=9999-12-31T23:59:59Z", "from=2026-01-01&to=2026-01-02",
 	"from=-292277022657-01-27T08:29:52Z", "at=0001-01-01T00:00:00Z", "group_by=", "limit=&cursor=", "limit=1&limit=2",
 	"team_id=3f1c2b9e-7d4a-4c8e-9b1f-0a2d3e4f5a6b", "number=%2B99999999999999999999", "status=%FF",
+	"direct=maybe", "personal=maybe", "include_inactive=maybe", "parent_id=zz", "parent_id=3f1c2b9e-7d4a-4c8e-9b1f-0a2d3e4f5a6b",
+	"type=zz", "type=zz&type=", "group_by=zz&group_by=queue&group_by=queue", "assignee=zz", "assignee=me", "contact=zz", "contact=%2B1",
+	"contact=%2B99999999999999999999", "to=zz", "from=zz", "q=%25%5C_", "q=%5C", "q=" + strings.Repeat("x", 10000),
+	"number=%2B1", "kind=voice&team_id=zz", "format=csv&from=x", "queue_id=3f1c2b9e-7d4a-4c8e-9b1f-0a2d3e4f5a6b", "user_id=%FF",
 }
 
 var pathVar = regexp.MustCompile(`\{([a-z_]+)\}`)
