@@ -83,8 +83,17 @@ func TestBadInput_NoRouteAnswers5xx(t *testing.T) {
 	team := e.team("Support")
 	user, _ := e.user("Bad Input", "agent", team)
 	queue := e.id(e.do(http.MethodPost, "/v1/queues", e.adminKey, map[string]any{"name": "Sales", "kind": "sms", "team_ids": []string{team}}), http.StatusCreated)
+	acct := e.twilioAccount(e.tenantID)
+	e.number(e.tenantID, acct.ID, "+14155550100", true)
 	// valid are existing values for each path variable, so body and query checks are reached.
 	valid := func(path, name string) string {
+		switch {
+		case strings.HasSuffix(path, "/verify"):
+			// Verifying an existing number asks the carrier, over the network.
+			return "%2B14155550999"
+		case strings.HasPrefix(path, "/v1/carrier-accounts/"):
+			return acct.ID
+		}
 		switch name {
 		case "channel":
 			return "sms"
@@ -123,13 +132,15 @@ func TestBadInput_NoRouteAnswers5xx(t *testing.T) {
 	ids := []string{user, e.adminID}
 	// bases are valid bodies the schema bodies are laid over, so one absurd field at a time
 	// gets past the required-field checks to the validation and the store behind them.
-	// Carrier accounts and event subscriptions have none: a valid one reaches the network.
+	// Event subscriptions have none: a valid one is delivered to, over the network.
 	deflection := map[string]any{"enabled": true, "message": "closed", "hours": map[string]any{
 		"timezone": "America/New_York", "weekly": map[string]any{"mon": []any{map[string]any{"start": "09:00", "end": "17:00"}}},
 	}}
 	bases := map[string]map[string]any{
 		"POST /v1/users":                 {"name": "Base User", "email": "base.user@acme.example", "team_ids": []string{team}, "status": "available"},
 		"POST /v1/teams":                 {"name": "Base Team"},
+		"POST /v1/numbers":               {"number": "+14155550111", "carrier_account_id": acct.ID},
+		"POST /v1/carrier-accounts":      {"provider": "twilio", "account_sid": "AC" + strings.Repeat("ab", 16), "auth_token": strings.Repeat("cd", 16)},
 		"POST /v1/queues":                {"name": "Base Queue", "kind": "sms", "team_ids": []string{team}},
 		"PUT /v1/users/{id}/status":      {"status": "away"},
 		"POST /v1/messages":              {"to": "+14155550199", "body": "hi"},
