@@ -310,7 +310,10 @@ func absurd(typ string, ids []string) []any {
 	switch typ {
 	case "string":
 		return []any{"", "zz", long, "+99999999999999999999", "+1", "99999-12-31T23:59:59Z", "25:61", "-1",
-			"3f1c2b9e-7d4a-4c8e-9b1f-0a2d3e4f5a6b", "00000000-0000-0000-0000-000000000000", "Ünï 🙂", "https://" + long + ".example"}
+			"3f1c2b9e-7d4a-4c8e-9b1f-0a2d3e4f5a6b", "00000000-0000-0000-0000-000000000000", "Ünï 🙂", "https://" + long + ".example",
+			// Names Go's time package loads that PostgreSQL may not know, and the other way round.
+			"Local", "UTC", "posix/Europe/Paris", "right/UTC", "Factory", "EST5EDT", "Etc/GMT+5", "+05:00", "America/New_York ", "../../etc/passwd",
+			"ZZ", "XK", strings.Repeat("é", 5000), "9999-12-31T23:59:59Z", "0000-01-01T00:00:00Z", "24:00", "00:00"}
 	case "integer", "number":
 		return []any{-1, 0, 2147483648, json.Number("9223372036854775807"), json.Number("-9223372036854775808"), 1e300, -1e300, 0.5}
 	case "boolean":
@@ -375,4 +378,29 @@ func resolveSchema(doc, schema map[string]any) map[string]any {
 		schema = next.(map[string]any)
 	}
 	return schema
+}
+
+// TestBadInput_AcceptedTimezoneWorksEverywhere sets the tenant's time zone to names Go loads
+// and then asks for what reads it in SQL: a zone the settings accept must never make a later
+// report or explanation fail.
+func TestBadInput_AcceptedTimezoneWorksEverywhere(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, tz := range []string{"UTC", "Factory", "right/UTC", "right/America/New_York", "posix/Europe/Paris", "posixrules", "localtime", "EST5EDT", "Etc/GMT+5", "GMT+0", "US/Pacific-New", "UCT", "Zulu"} {
+		t.Run(tz, func(t *testing.T) {
+			e := e.with(t)
+			r := e.do(http.MethodPatch, "/v1/settings", e.adminKey, map[string]any{"timezone": tz})
+			checkNo5xx(t, http.MethodPatch, "/v1/settings", tz, r)
+			if r.Status != http.StatusOK {
+				return
+			}
+			for _, path := range []string{
+				"/v1/reports/sessions", "/v1/reports/sessions?group_by=day", "/v1/reports/sessions?group_by=hour&group_by=queue",
+				"/v1/reports/sessions?from=2026-01-01&to=2026-02-01&group_by=day", "/v1/exports/sessions?from=2026-01-01&to=2026-01-02",
+				"/v1/routing/explain?to=%2B14155550100", "/v1/deflection", "/v1/sessions",
+			} {
+				checkNo5xx(t, http.MethodGet, path, "", e.do(http.MethodGet, path, e.adminKey, nil))
+			}
+		})
+	}
 }
