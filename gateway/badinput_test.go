@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"directsms/directory"
 	"directsms/gateway"
 )
 
@@ -129,7 +131,18 @@ func TestBadInput_NoRouteAnswers5xx(t *testing.T) {
 	if err := json.Unmarshal(e.do(http.MethodGet, "/openapi.json", "", nil).Body, &doc); err != nil {
 		t.Fatalf("decode the OpenAPI document: %v", err)
 	}
-	ids := []string{user, e.adminID}
+	// Another tenant's rows must be as unknown as missing ones, in paths and in bodies.
+	otherTenant, otherAdmin, _ := e.newTenant("Other")
+	otherTeam, err := e.dir.CreateTeam(context.Background(), directory.Principal{TenantID: otherTenant, UserID: otherAdmin, Role: directory.RoleAdmin}, directory.NewTeam{Name: "Theirs"})
+	if err != nil {
+		t.Fatalf("create the other tenant's team: %v", err)
+	}
+	otherAcct := e.twilioAccount(otherTenant)
+	ids := []string{user, e.adminID, team, queue, acct.ID, otherAdmin, otherTeam.ID, otherAcct.ID}
+	pathValues := append([]struct{ name, value string }{}, badPathValues...)
+	for _, id := range []string{otherAdmin, otherTeam.ID, otherAcct.ID} {
+		pathValues = append(pathValues, struct{ name, value string }{"other tenant's", id})
+	}
 	// bases are valid bodies the schema bodies are laid over, so one absurd field at a time
 	// gets past the required-field checks to the validation and the store behind them.
 	// Event subscriptions have none: a valid one is delivered to, over the network.
@@ -195,7 +208,7 @@ func TestBadInput_NoRouteAnswers5xx(t *testing.T) {
 				check(rt.Method, path+"?"+q, "")
 			}
 			for _, m := range pathVar.FindAllStringSubmatch(rt.Path, -1) {
-				for _, v := range badPathValues {
+				for _, v := range pathValues {
 					check(rt.Method, fill(rt, m[1], v.value), "")
 					if rt.Method != http.MethodGet && rt.Method != http.MethodDelete {
 						check(rt.Method, fill(rt, m[1], v.value), `{}`)
@@ -309,17 +322,25 @@ func absurd(typ string, ids []string) []any {
 	long := strings.Repeat("x", 10000)
 	switch typ {
 	case "string":
-		return []any{"", "zz", long, "+99999999999999999999", "+1", "99999-12-31T23:59:59Z", "25:61", "-1",
+		out := []any{"", "zz", long, "+99999999999999999999", "+1", "99999-12-31T23:59:59Z", "25:61", "-1",
 			"3f1c2b9e-7d4a-4c8e-9b1f-0a2d3e4f5a6b", "00000000-0000-0000-0000-000000000000", "Ünï 🙂", "https://" + long + ".example",
 			// Names Go's time package loads that PostgreSQL may not know, and the other way round.
 			"Local", "UTC", "posix/Europe/Paris", "right/UTC", "Factory", "EST5EDT", "Etc/GMT+5", "+05:00", "America/New_York ", "../../etc/passwd",
 			"ZZ", "XK", strings.Repeat("é", 5000), "9999-12-31T23:59:59Z", "0000-01-01T00:00:00Z", "24:00", "00:00"}
+		for _, id := range ids {
+			out = append(out, id)
+		}
+		return out
 	case "integer", "number":
 		return []any{-1, 0, 2147483648, json.Number("9223372036854775807"), json.Number("-9223372036854775808"), 1e300, -1e300, 0.5}
 	case "boolean":
 		return []any{true, false}
 	case "array":
-		return []any{[]any{}, []any{"zz"}, []any{"3f1c2b9e-7d4a-4c8e-9b1f-0a2d3e4f5a6b"}, []any{ids[0], ids[0]}, ids, []any{map[string]any{}}, []any{strings.Repeat("x", 10000)}}
+		out := []any{[]any{}, []any{"zz"}, []any{"3f1c2b9e-7d4a-4c8e-9b1f-0a2d3e4f5a6b"}, []any{ids[0], ids[0]}, ids, []any{map[string]any{}}, []any{strings.Repeat("x", 10000)}}
+		for _, id := range ids {
+			out = append(out, []any{id})
+		}
+		return out
 	}
 	return []any{map[string]any{}}
 }
