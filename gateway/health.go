@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"directsms/sql/migrations"
+	"directsms/sql/pg"
 )
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -22,6 +23,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	current, err := migrations.Current(ctx, s.deps.DB.DB)
+	// Pooled connections the server closed while it was away fail once each before the pool
+	// drops them; they say nothing about the database now, so try again on another.
+	for tries := 1; err != nil && pg.IsConnectionLost(err) && ctx.Err() == nil && tries < 10; tries++ {
+		current, err = migrations.Current(ctx, s.deps.DB.DB)
+	}
 	switch {
 	case err != nil:
 		s.log.WarnContext(r.Context(), "not ready: database unreachable", "err", err)

@@ -7,6 +7,7 @@ package pg
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -141,6 +142,17 @@ func IsViolation(err error, constraint string) bool {
 func IsRetryable(err error) bool {
 	c := Code(err)
 	return c == CodeSerialization || c == CodeDeadlock
+}
+
+// IsConnectionLost reports whether err says the connection itself is gone (the server shut it
+// down or it broke), rather than anything about the statement: the same statement on another
+// connection may succeed.
+func IsConnectionLost(err error) bool {
+	if errors.Is(err, driver.ErrBadConn) {
+		return true
+	}
+	c := Code(err)
+	return strings.HasPrefix(c, "08") || c == "57P01" || c == "57P02" || c == "57P03"
 }
 
 // IsCanceled reports whether err comes from a cancelled context, whichever way lib/pq reported
