@@ -13,9 +13,9 @@ import (
 
 // After-hours deflection on the inbound path (DESIGN.md, "After-hours deflection").
 //
-// The inbound statement reads, in its one round trip, the effective deflection settings of the
-// session's owner (deflection_effective) and the session's deflection state; see
-// sqlDeflectionColumns. Only when the settings are enabled does Go decide (deflection.Decide),
+// The inbound batch (routing_inbound_batch) answers, for each routed text, the effective
+// deflection settings of its session's owner (deflection_effective) and the session's
+// deflection state. Only when the settings are enabled does Go decide (deflection.Decide),
 // and only when it decides to deflect does a second statement record it: the session's
 // deflected, deflected_at and deflected_period, the message as a queued outbound row (the
 // outbox the outbound workers send), and a 'deflected' step on the session's timeline. That
@@ -27,23 +27,6 @@ import (
 // Consent keywords (STOP, START, HELP) get their own reply and are never deflected.
 
 const (
-	// sqlDeflectionColumns and sqlDeflectionJoins extend the inbound statement. A session
-	// opened by routing_inbound may be invisible to the statement's snapshot; its owner then
-	// comes from the number texted, and its state is that of a session never deflected nor
-	// replied to, which is what it is. Unrouted and duplicate texts read nothing.
-	sqlDeflectionColumns = `d.level AS deflection_source, d.enabled AS deflection_enabled, d.hours AS deflection_hours,
-		d.message AS deflection_message, d.timezone AS deflection_timezone,
-		st.deflected_period, st.last_agent_reply_at`
-	sqlDeflectionJoins = `
-		LEFT JOIN sessions st ON st.id = r.session_id
-		LEFT JOIN numbers n ON st.id IS NULL AND r.outcome = 'routed' AND n.tenant_id = r.tenant_id AND n.e164 = $7
-		LEFT JOIN LATERAL (
-			SELECT e.level, e.enabled, e.hours, e.message, e.timezone
-			FROM deflection_effective(r.tenant_id, COALESCE(st.owner_user_id, n.sms_user_id), NULL,
-				COALESCE(st.owner_queue_id, n.sms_queue_id)) e
-			WHERE r.outcome = 'routed'
-		) d ON true`
-
 	// sqlDeflect records one deflection and queues its message, unless the session was
 	// deflected in the period already, an agent replied since $5, or the contact opted out;
 	// it returns the message id, or no row.
@@ -69,13 +52,13 @@ const (
 
 // deflectionState is what the inbound statement read for deflection.
 type deflectionState struct {
-	Source          sql.NullString
-	Enabled         sql.NullBool
-	Hours           []byte
-	Message         sql.NullString
-	Timezone        sql.NullString
-	DeflectedPeriod *time.Time
-	LastAgentReply  *time.Time
+	Source          sql.NullString `db:"deflection_source"`
+	Enabled         sql.NullBool   `db:"deflection_enabled"`
+	Hours           []byte         `db:"deflection_hours"`
+	Message         sql.NullString `db:"deflection_message"`
+	Timezone        sql.NullString `db:"deflection_timezone"`
+	DeflectedPeriod *time.Time     `db:"deflected_period"`
+	LastAgentReply  *time.Time     `db:"last_agent_reply_at"`
 }
 
 // effective returns the settings the statement read; false when deflection is off or nothing

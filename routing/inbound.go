@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"directsms/numbers"
 	"directsms/sql/pg"
@@ -99,74 +99,88 @@ const (
 	HelpText   = "{tenant}: reply to this number to reach our team. Msg&data rates may apply. Reply STOP to opt out."
 )
 
+// sqlRouteInboundBatch runs routing_inbound_batch (migration 0012) over a batch of texts.
 const (
-	sqlRouteInbound = `SELECT r.outcome, r.tenant_id, r.session_id, r.message_id, r.new_session, r.reply_ids, r.reply_bodies,
-		` + sqlDeflectionColumns + `
-		FROM routing_inbound($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) r` + sqlDeflectionJoins
+	sqlRouteInboundBatch = `SELECT idx, outcome, tenant_id, session_id, message_id, new_session, reply_id, reply_body,
+		deflection_source, deflection_enabled, deflection_hours, deflection_message, deflection_timezone,
+		deflected_period, last_agent_reply_at
+		FROM routing_inbound_batch($1, $2, $3, $4)`
 	sqlSetReplySegments = `UPDATE messages SET segments = $2, encoding = $3 WHERE id = $1`
 )
 
-// Inbound stores and routes one text in one transaction (see routing_inbound): when it returns
-// without error the message, its session and its offers are committed. A redelivered text
-// answers OutcomeDuplicate and changes nothing, also when both copies arrive at once.
-func (s *Service) Inbound(ctx context.Context, in Inbound) (Result, error) {
-	stmt, err := s.inboundStmt(ctx)
-	if err != nil {
-		return Result{}, err
+// inboundItem is one text for routing_inbound_batch; the JSON names are routing_inbound_item's.
+type inboundItem struct {
+	Idx              int             `json:"idx"`
+	AccountID        string          `json:"account_id"`
+	Provider         Provider        `json:"provider"`
+	CarrierMessageID string          `json:"carrier_message_id"`
+	AccountSID       string          `json:"account_sid"`
+	From             string          `json:"from_address"`
+	FromKind         string          `json:"from_kind"`
+	To               string          `json:"to_address"`
+	Body             string          `json:"body"`
+	Media            json.RawMessage `json:"media,omitempty"`
+	Segments         int             `json:"segments"`
+	Encoding         string          `json:"encoding"`
+	Keyword          Keyword         `json:"keyword"`
+	At               time.Time       `json:"at"`
+}
+
+// inboundRow is what routing_inbound_batch answered for one text.
+type inboundRow struct {
+	Idx        int            `db:"idx"`
+	Outcome    string         `db:"outcome"`
+	TenantID   sql.NullString `db:"tenant_id"`
+	SessionID  sql.NullString `db:"session_id"`
+	MessageID  sql.NullString `db:"message_id"`
+	NewSession bool           `db:"new_session"`
+	ReplyID    sql.NullString `db:"reply_id"`
+	ReplyBody  sql.NullString `db:"reply_body"`
+	deflectionState
+}
+
+// result is the row as Inbound answers it.
+func (r inboundRow) result() Result {
+	res := Result{Outcome: Outcome(r.Outcome), TenantID: r.TenantID.String, SessionID: r.SessionID.String,
+		MessageID: r.MessageID.String, NewSession: r.NewSession, deflection: r.deflectionState}
+	if r.ReplyID.Valid {
+		res.ReplyIDs = []string{r.ReplyID.String}
 	}
+	if reason, ok := strings.CutPrefix(r.Outcome, string(OutcomeUnrouted)+":"); ok {
+		res.Outcome, res.Reason = OutcomeUnrouted, UnroutedReason(reason)
+	}
+	return res
+}
+
+// Inbound stores and routes one text (see routing_inbound): when it returns without error the
+// message, its session and its offers are committed. A redelivered text answers
+// OutcomeDuplicate and changes nothing, also when both copies arrive at once.
+//
+// The texts of concurrent requests are stored together, in one transaction (see batcher and
+// routing_inbound_batch); each request still waits for its own text's commit.
+func (s *Service) Inbound(ctx context.Context, in Inbound) (Result, error) {
 	keyword := ClassifyKeyword(in.Body)
 	segments, enc := CountSegments(in.Body)
 	if in.Segments > 0 {
 		segments = in.Segments
 	}
-	segments = max(segments, 1)
-	var media any
+	item := &inboundItem{AccountID: in.AccountID, Provider: in.Provider, CarrierMessageID: in.CarrierMessageID,
+		AccountSID: in.AccountSID, From: in.From.Value, FromKind: string(in.From.Kind), To: in.To, Body: in.Body,
+		Segments: max(segments, 1), Encoding: string(enc), Keyword: keyword, At: s.now()}
 	if len(in.Media) > 0 {
 		b, err := json.Marshal(in.Media)
 		if err != nil {
 			return Result{}, fmt.Errorf("encode media of %s: %w", in.CarrierMessageID, err)
 		}
-		media = string(b)
+		item.Media = b
 	}
-	now := s.now()
-	args := []any{in.AccountID, string(in.Provider), in.CarrierMessageID, in.AccountSID,
-		in.From.Value, string(in.From.Kind), in.To, in.Body, media, segments, string(enc),
-		string(keyword), OptOutText, OptInText, HelpText, now}
-
-	var res Result
-	if keyword == KeywordNone {
-		// The common case is one statement in autocommit: one round trip, one transaction.
-		res, err = scanInbound(stmt.QueryRowContext(ctx, args...))
-	} else {
-		// A keyword may queue a reply, whose segments are counted here, in the same transaction,
-		// so the outbox never sees a reply without them.
-		err = pg.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-			var bodies []string
-			res, bodies, err = scanInboundReplies(tx.StmtContext(ctx, stmt).QueryRowContext(ctx, args...))
-			if err != nil {
-				return err
-			}
-			for i, id := range res.ReplyIDs {
-				n, e := CountSegments(bodies[i])
-				if _, err := tx.ExecContext(ctx, sqlSetReplySegments, id, n, string(e)); err != nil {
-					return fmt.Errorf("count segments of reply %s: %w", id, err)
-				}
-			}
-			return nil
-		})
-	}
-	if pg.IsViolation(err, "messages_carrier_message_key") {
-		return Result{Outcome: OutcomeDuplicate}, nil
-	}
+	res, err := s.inbound.do(ctx, item)
 	if err != nil {
 		return Result{}, fmt.Errorf("route %s message %s: %w", in.Provider, in.CarrierMessageID, err)
 	}
-	if res.Outcome == OutcomeRouted {
-		s.notifier.wake()
-	}
 	if res.Outcome == OutcomeRouted && keyword == KeywordNone {
 		// The text is stored and acknowledged whatever becomes of its deflection.
-		id, err := s.deflect(ctx, in, res, res.deflection, now)
+		id, err := s.deflect(ctx, in, res, res.deflection, item.At)
 		if err != nil {
 			s.log.ErrorContext(ctx, "deflect", "session_id", res.SessionID, "err", err)
 		}
@@ -175,27 +189,81 @@ func (s *Service) Inbound(ctx context.Context, in Inbound) (Result, error) {
 	return res, nil
 }
 
-func scanInbound(row *sql.Row) (Result, error) {
-	res, _, err := scanInboundReplies(row)
-	return res, err
+// inboundBatch stores and routes a batch of texts in one transaction and answers their results
+// in the same order. A batch that deadlocks with another is run again; one that fails
+// otherwise — a copy of one of its texts committed by another request meanwhile, or one text's
+// fault — is run again one text at a time, so that each text gets its own answer.
+func (s *Service) inboundBatch(ctx context.Context, items []*inboundItem) []outcome[Result] {
+	out := make([]outcome[Result], len(items))
+	rows, err := s.inboundRun(ctx, items)
+	switch {
+	case err == nil:
+		for _, r := range rows {
+			out[r.Idx] = outcome[Result]{res: r.result()}
+		}
+	case len(items) > 1 && ctx.Err() == nil:
+		for i, item := range items {
+			one, err := s.inboundRun(ctx, []*inboundItem{item})
+			if err != nil {
+				out[i] = outcome[Result]{err: err}
+				continue
+			}
+			out[i] = outcome[Result]{res: one[0].result()}
+		}
+	default:
+		for i := range out {
+			out[i] = outcome[Result]{err: err}
+		}
+	}
+	for _, o := range out {
+		if o.err == nil && o.res.Outcome == OutcomeRouted {
+			s.notifier.wake()
+			break
+		}
+	}
+	return out
 }
 
-func scanInboundReplies(row *sql.Row) (Result, []string, error) {
-	var (
-		outcome                        string
-		tenantID, sessionID, messageID sql.NullString
-		newSession                     bool
-		replyIDs, replyBodies          pq.StringArray
-		d                              deflectionState
-	)
-	if err := row.Scan(&outcome, &tenantID, &sessionID, &messageID, &newSession, &replyIDs, &replyBodies,
-		&d.Source, &d.Enabled, &d.Hours, &d.Message, &d.Timezone, &d.DeflectedPeriod, &d.LastAgentReply); err != nil {
-		return Result{}, nil, err
+// inboundRun runs one batch, again after a deadlock. A lone text whose copy another request
+// committed first answers OutcomeDuplicate.
+func (s *Service) inboundRun(ctx context.Context, items []*inboundItem) ([]inboundRow, error) {
+	for i, item := range items {
+		item.Idx = i
 	}
-	res := Result{Outcome: Outcome(outcome), TenantID: tenantID.String, SessionID: sessionID.String,
-		MessageID: messageID.String, NewSession: newSession, ReplyIDs: replyIDs, deflection: d}
-	if reason, ok := strings.CutPrefix(outcome, string(OutcomeUnrouted)+":"); ok {
-		res.Outcome, res.Reason = OutcomeUnrouted, UnroutedReason(reason)
+	payload, err := json.Marshal(items)
+	if err != nil {
+		return nil, fmt.Errorf("encode batch: %w", err)
 	}
-	return res, replyBodies, nil
+	for attempt := 0; ; attempt++ {
+		var rows []inboundRow
+		err := pg.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+			if err := tx.SelectContext(ctx, &rows, sqlRouteInboundBatch, string(payload), OptOutText, OptInText, HelpText); err != nil {
+				return err
+			}
+			// A keyword's reply has its segments counted here, in the same transaction, so the
+			// outbox never sees a reply without them.
+			for _, r := range rows {
+				if !r.ReplyID.Valid {
+					continue
+				}
+				n, e := CountSegments(r.ReplyBody.String)
+				if _, err := tx.ExecContext(ctx, sqlSetReplySegments, r.ReplyID.String, n, string(e)); err != nil {
+					return fmt.Errorf("count segments of reply %s: %w", r.ReplyID.String, err)
+				}
+			}
+			return nil
+		})
+		if err == nil && len(rows) != len(items) {
+			return nil, fmt.Errorf("route %d texts: got %d answers", len(items), len(rows))
+		}
+		if err == nil {
+			return rows, nil
+		}
+		if len(items) == 1 && pg.IsViolation(err, "messages_carrier_message_key") {
+			return []inboundRow{{Outcome: string(OutcomeDuplicate)}}, nil
+		}
+		if !pg.IsRetryable(err) || attempt == batchRetries || ctx.Err() != nil {
+			return nil, fmt.Errorf("route %d texts: %w", len(items), err)
+		}
+	}
 }

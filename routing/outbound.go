@@ -49,7 +49,7 @@ type Outbound struct {
 	nowFunc func() time.Time
 	log     *slog.Logger
 	wake    func()
-	batch   *batcher
+	batch   *batcher[*queueItem, queueResult]
 	notify  *notifier
 }
 

@@ -106,19 +106,19 @@ func TestStatusEvent_GoesToTheSenderElseTheAssigneeElseTheQueue(t *testing.T) {
 func TestBatcher_ConcurrentTextsShareTransactionsAndGetTheirOwnAnswers(t *testing.T) {
 	t.Parallel()
 	var batches, largest atomic.Int64
-	b := newBatcher(func(_ context.Context, items []*queueItem) []batchOutcome {
+	b := newBatcher(func(_ context.Context, items []*queueItem) []outcome[queueResult] {
 		batches.Add(1)
 		if n := int64(len(items)); n > largest.Load() {
 			largest.Store(n)
 		}
 		time.Sleep(5 * time.Millisecond) // a commit's flush
-		out := make([]batchOutcome, len(items))
+		out := make([]outcome[queueResult], len(items))
 		for i, it := range items {
 			if strings.HasPrefix(it.Body, "refuse") {
-				out[i] = batchOutcome{res: queueResult{Refusal: "recipient_opted_out"}}
+				out[i] = outcome[queueResult]{res: queueResult{Refusal: "recipient_opted_out"}}
 				continue
 			}
-			out[i] = batchOutcome{res: queueResult{Answer: []byte(it.Body)}}
+			out[i] = outcome[queueResult]{res: queueResult{Answer: []byte(it.Body)}}
 		}
 		return out
 	})
@@ -158,12 +158,12 @@ func TestBatcher_ATextWithdrawnBeforeItsBatchIsNeverRun(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
 	var ran sync.Map
-	b := newBatcher(func(_ context.Context, items []*queueItem) []batchOutcome {
+	b := newBatcher(func(_ context.Context, items []*queueItem) []outcome[queueResult] {
 		for _, it := range items {
 			ran.Store(it.Body, true)
 		}
 		<-release
-		return make([]batchOutcome, len(items))
+		return make([]outcome[queueResult], len(items))
 	})
 	// Fill every slot with a batch that waits, so the next text waits for a slot. The fillers
 	// start one at a time, each only once the one before is running, so no two share a batch

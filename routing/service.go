@@ -1,12 +1,7 @@
 package routing
 
 import (
-	"context"
-	"database/sql"
-	"fmt"
 	"log/slog"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -22,11 +17,8 @@ type Service struct {
 	log      *slog.Logger
 	notifier *notifier
 	accounts accountCache
-
-	// inbound is the prepared routing_inbound call, prepared on first use: a prepared statement
-	// saves a round trip per text over lib/pq's parse-then-execute.
-	inbound   atomic.Pointer[sql.Stmt]
-	prepareMu sync.Mutex
+	// inbound stores concurrent inbound texts together (Inbound).
+	inbound *batcher[*inboundItem, Result]
 }
 
 // Options are a Service's optional collaborators.
@@ -46,34 +38,15 @@ func NewService(db *sqlx.DB, opts Options) *Service {
 		opts.Logger = slog.Default()
 	}
 	log := opts.Logger.With("component", "routing")
-	return &Service{db: db, nowFunc: opts.NowFunc, log: log, notifier: newNotifier(db, log)}
+	s := &Service{db: db, nowFunc: opts.NowFunc, log: log, notifier: newNotifier(db, log)}
+	s.inbound = newBatcher(s.inboundBatch)
+	return s
 }
 
 func (s *Service) now() time.Time { return s.nowFunc().UTC() }
 
-// Close waits for a notification in flight and releases the prepared statement; call it before
-// closing the database.
+// Close waits for a notification in flight; call it before closing the database.
 func (s *Service) Close() error {
 	s.notifier.close()
-	if st := s.inbound.Swap(nil); st != nil {
-		return st.Close()
-	}
 	return nil
-}
-
-func (s *Service) inboundStmt(ctx context.Context) (*sql.Stmt, error) {
-	if st := s.inbound.Load(); st != nil {
-		return st, nil
-	}
-	s.prepareMu.Lock()
-	defer s.prepareMu.Unlock()
-	if st := s.inbound.Load(); st != nil {
-		return st, nil
-	}
-	st, err := s.db.PrepareContext(ctx, sqlRouteInbound)
-	if err != nil {
-		return nil, fmt.Errorf("prepare inbound routing: %w", err)
-	}
-	s.inbound.Store(st)
-	return st, nil
 }

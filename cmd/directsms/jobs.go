@@ -10,6 +10,7 @@ import (
 
 	"directsms/internal/cron"
 	"directsms/routing"
+	"directsms/sql/pg"
 )
 
 // scheduledJobs are the periodic jobs every process schedules; internal/cron runs each period
@@ -37,6 +38,19 @@ func scheduledJobs(db *sqlx.DB, rt *routing.Service, log *slog.Logger) []cron.Jo
 				n, err := routing.EndCooldowns(ctx, db, now)
 				if n > 0 {
 					log.Info("ended cool-downs", "agents", n)
+				}
+				return err
+			},
+		},
+		{
+			// Statistics for tables that have doubled since PostgreSQL last counted them, so
+			// that a new database's connections stop using plans made on empty tables within
+			// seconds, not at autovacuum's next look (pg.AnalyzeGrown).
+			Name: "db.analyze", Every: 10 * time.Second, Timeout: 2 * time.Minute,
+			Run: func(ctx context.Context, _ time.Time) error {
+				tables, err := pg.AnalyzeGrown(ctx, db)
+				if len(tables) > 0 {
+					log.Info("analyzed grown tables", "tables", tables)
 				}
 				return err
 			},
