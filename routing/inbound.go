@@ -159,26 +159,15 @@ func (r inboundRow) result() Result {
 // The texts of concurrent requests are stored together, in one transaction (see batcher and
 // routing_inbound_batch); each request still waits for its own text's commit.
 func (s *Service) Inbound(ctx context.Context, in Inbound) (Result, error) {
-	keyword := ClassifyKeyword(in.Body)
-	segments, enc := CountSegments(in.Body)
-	if in.Segments > 0 {
-		segments = in.Segments
-	}
-	item := &inboundItem{AccountID: in.AccountID, Provider: in.Provider, CarrierMessageID: in.CarrierMessageID,
-		AccountSID: in.AccountSID, From: in.From.Value, FromKind: string(in.From.Kind), To: in.To, Body: in.Body,
-		Segments: max(segments, 1), Encoding: string(enc), Keyword: keyword, At: s.now()}
-	if len(in.Media) > 0 {
-		b, err := json.Marshal(in.Media)
-		if err != nil {
-			return Result{}, fmt.Errorf("encode media of %s: %w", in.CarrierMessageID, err)
-		}
-		item.Media = b
+	item, err := newInboundItem(in, s.now())
+	if err != nil {
+		return Result{}, err
 	}
 	res, err := s.inbound.do(ctx, item)
 	if err != nil {
 		return Result{}, fmt.Errorf("route %s message %s: %w", in.Provider, in.CarrierMessageID, err)
 	}
-	if res.Outcome == OutcomeRouted && keyword == KeywordNone {
+	if res.Outcome == OutcomeRouted && item.Keyword == KeywordNone {
 		// The text is stored and acknowledged whatever becomes of its deflection.
 		id, err := s.deflect(ctx, in, res, res.deflection, item.At)
 		if err != nil {
@@ -187,6 +176,26 @@ func (s *Service) Inbound(ctx context.Context, in Inbound) (Result, error) {
 		res.DeflectionID = id
 	}
 	return res, nil
+}
+
+// newInboundItem is the text in, arriving at at, as a batch takes it: its keyword classified and
+// its segments counted unless the carrier counted them.
+func newInboundItem(in Inbound, at time.Time) (*inboundItem, error) {
+	segments, enc := CountSegments(in.Body)
+	if in.Segments > 0 {
+		segments = in.Segments
+	}
+	item := &inboundItem{AccountID: in.AccountID, Provider: in.Provider, CarrierMessageID: in.CarrierMessageID,
+		AccountSID: in.AccountSID, From: in.From.Value, FromKind: string(in.From.Kind), To: in.To, Body: in.Body,
+		Segments: max(segments, 1), Encoding: string(enc), Keyword: ClassifyKeyword(in.Body), At: at}
+	if len(in.Media) > 0 {
+		b, err := json.Marshal(in.Media)
+		if err != nil {
+			return nil, fmt.Errorf("encode media of %s: %w", in.CarrierMessageID, err)
+		}
+		item.Media = b
+	}
+	return item, nil
 }
 
 // inboundBatch stores and routes a batch of texts in one transaction and answers their results
