@@ -199,9 +199,9 @@ func newInboundItem(in Inbound, at time.Time) (*inboundItem, error) {
 }
 
 // inboundBatch stores and routes a batch of texts in one transaction and answers their results
-// in the same order. A batch that deadlocks with another is run again; one that fails
-// otherwise — a copy of one of its texts committed by another request meanwhile, or one text's
-// fault — is run again one text at a time, so that each text gets its own answer.
+// in the same order. A batch that deadlocks with another, or that met a copy of one of its texts
+// committed by another request meanwhile, is run again; one that fails otherwise (one text's
+// fault) is run again one text at a time, so that each text gets its own answer.
 func (s *Service) inboundBatch(ctx context.Context, items []*inboundItem) []outcome[Result] {
 	out := make([]outcome[Result], len(items))
 	rows, err := s.inboundRun(ctx, items)
@@ -233,8 +233,8 @@ func (s *Service) inboundBatch(ctx context.Context, items []*inboundItem) []outc
 	return out
 }
 
-// inboundRun runs one batch, again after a deadlock. A lone text whose copy another request
-// committed first answers OutcomeDuplicate.
+// inboundRun runs one batch, again after a deadlock or a copy committed meanwhile. A lone text
+// whose copy another request committed first answers OutcomeDuplicate.
 func (s *Service) inboundRun(ctx context.Context, items []*inboundItem) ([]inboundRow, error) {
 	for i, item := range items {
 		item.Idx = i
@@ -268,10 +268,13 @@ func (s *Service) inboundRun(ctx context.Context, items []*inboundItem) ([]inbou
 		if err == nil {
 			return rows, nil
 		}
-		if len(items) == 1 && pg.IsViolation(err, "messages_carrier_message_key") {
+		lostCopy := pg.IsViolation(err, "messages_carrier_message_key")
+		if lostCopy && len(items) == 1 {
 			return []inboundRow{{Outcome: string(OutcomeDuplicate)}}, nil
 		}
-		if !pg.IsRetryable(err) || attempt == batchRetries || ctx.Err() != nil {
+		// A copy another request committed while the batch waited for it is found by the
+		// batch's duplicate check when the batch runs again.
+		if !(pg.IsRetryable(err) || lostCopy) || attempt == batchRetries || ctx.Err() != nil {
 			return nil, fmt.Errorf("route %d texts: %w", len(items), err)
 		}
 	}

@@ -53,7 +53,10 @@ CREATE TYPE routing_inbound_item AS (
 --     an owner — is handled for the whole batch by one statement: its session continued, the
 --     message stored, the assignee or the queue told. The sessions are locked first, in id order,
 --     so that concurrent batches wait for one another instead of deadlocking.
---   * Every other text (a new session, a keyword, an unknown number...) goes through
+--   * A contact's first text to a number (alone of its pair in the batch), to an available agent
+--     or a queue, opens its session, offers it and tells the offered users, for the whole batch
+--     in one statement.
+--   * Every other text (a keyword, an unavailable owner, an unknown number...) goes through
 --     routing_inbound, one at a time, in the order of tenant, number, contact and arrival.
 --   * A copy of a text being stored by another transaction at the same moment makes the batch
 --     fail on messages_carrier_message_key, as it makes routing_inbound fail: the caller runs
@@ -70,6 +73,7 @@ DECLARE
     v_dup integer[];
     v_fast_idx integer[];
     v_fast_session uuid[];
+    v_new integer[];
     v_slow integer[];
     r_idx integer[] := '{}';
     r_outcome text[] := '{}';
@@ -86,30 +90,37 @@ DECLARE
 BEGIN
     SELECT array_agg(j ORDER BY j.idx) INTO v_items FROM jsonb_populate_recordset(NULL::routing_inbound_item, p_items) j;
 
-    -- Duplicates, and the texts of the usual case with their sessions.
-    WITH i AS (SELECT * FROM unnest(v_items))
-        SELECT
-            (SELECT array_agg(i.idx) FROM i
-             WHERE EXISTS (SELECT 1 FROM i j WHERE j.provider = i.provider AND j.carrier_message_id = i.carrier_message_id AND j.idx < i.idx)
-                OR EXISTS (SELECT 1 FROM messages m WHERE m.provider = i.provider AND m.carrier_message_id = i.carrier_message_id)
-                OR EXISTS (SELECT 1 FROM unrouted_messages u WHERE u.provider = i.provider AND u.carrier_message_id = i.carrier_message_id)),
-            array_agg(f.idx ORDER BY f.session_id, f.idx),
-            array_agg(f.session_id ORDER BY f.session_id, f.idx)
-        INTO v_dup, v_fast_idx, v_fast_session
-        FROM (
-            SELECT i.idx, s.id AS session_id
-            FROM i
-            JOIN carrier_accounts a ON a.id = i.account_id
-            JOIN tenants t ON t.id = a.tenant_id
-            JOIN numbers n ON n.e164 = i.to_address AND n.carrier_account_id = a.id AND n.tenant_id = a.tenant_id
-            JOIN contacts c ON c.tenant_id = a.tenant_id AND c.address = i.from_address
-            JOIN sessions s ON s.tenant_id = a.tenant_id AND s.contact_id = c.id AND s.number = i.to_address AND s.status = 'open'
-            WHERE i.keyword = '' AND t.sms_enabled AND (n.sms_user_id IS NOT NULL OR n.sms_queue_id IS NOT NULL)
-        ) f;
-    v_dup := COALESCE(v_dup, '{}');
-    SELECT COALESCE(array_agg(f.idx), '{}'), COALESCE(array_agg(f.session_id), '{}') INTO v_fast_idx, v_fast_session
-        FROM unnest(v_fast_idx, v_fast_session) AS f(idx, session_id) WHERE f.idx <> ALL (v_dup);
+    -- Duplicates; texts of the usual case, with their open sessions; and first texts of a
+    -- contact to a number, alone of their pair in the batch.
+    WITH i AS (
+        SELECT * FROM unnest(v_items)
+    ), d AS (
+        SELECT i.idx FROM i
+        WHERE EXISTS (SELECT 1 FROM i j WHERE j.provider = i.provider AND j.carrier_message_id = i.carrier_message_id AND j.idx < i.idx)
+           OR EXISTS (SELECT 1 FROM messages m WHERE m.provider = i.provider AND m.carrier_message_id = i.carrier_message_id)
+           OR EXISTS (SELECT 1 FROM unrouted_messages u WHERE u.provider = i.provider AND u.carrier_message_id = i.carrier_message_id)
+    ), c AS (
+        SELECT i.idx, s.id AS session_id,
+               NOT EXISTS (SELECT 1 FROM i j WHERE j.account_id = i.account_id AND j.from_address = i.from_address
+                                                AND j.to_address = i.to_address AND j.idx <> i.idx) AS alone
+        FROM i
+        JOIN carrier_accounts a ON a.id = i.account_id
+        JOIN tenants t ON t.id = a.tenant_id
+        JOIN numbers n ON n.e164 = i.to_address AND n.carrier_account_id = a.id AND n.tenant_id = a.tenant_id
+        LEFT JOIN contacts c ON c.tenant_id = a.tenant_id AND c.address = i.from_address
+        LEFT JOIN sessions s ON s.tenant_id = a.tenant_id AND s.contact_id = c.id AND s.number = i.to_address AND s.status = 'open'
+        WHERE i.keyword = '' AND t.sms_enabled AND (n.sms_user_id IS NOT NULL OR n.sms_queue_id IS NOT NULL)
+          AND i.idx NOT IN (SELECT d.idx FROM d)
+    )
+    SELECT (SELECT COALESCE(array_agg(d.idx), '{}') FROM d),
+           COALESCE(array_agg(c.idx ORDER BY c.session_id, c.idx) FILTER (WHERE c.session_id IS NOT NULL), '{}'),
+           COALESCE(array_agg(c.session_id ORDER BY c.session_id, c.idx) FILTER (WHERE c.session_id IS NOT NULL), '{}'),
+           COALESCE(array_agg(c.idx ORDER BY c.idx) FILTER (WHERE c.session_id IS NULL AND c.alone), '{}')
+        INTO v_dup, v_fast_idx, v_fast_session, v_new
+        FROM c;
 
+    -- The two statements below count the messages they store on their sessions themselves.
+    PERFORM set_config('directsms.messages_counted', 'on', true);
     IF cardinality(v_fast_idx) > 0 THEN
         -- A session closed meanwhile (an idle close) is not updated: its texts go the other way.
         FOR x IN
@@ -119,8 +130,9 @@ BEGIN
             ), l AS (
                 SELECT s.id FROM sessions s WHERE s.id = ANY(v_fast_session) AND s.status = 'open' ORDER BY s.id FOR UPDATE
             ), s AS (
-                UPDATE sessions s SET last_message_at = GREATEST(s.last_message_at, g.at), last_inbound_at = GREATEST(s.last_inbound_at, g.at)
-                FROM (SELECT f.session_id, max(f.at) AS at FROM f GROUP BY f.session_id) g, l
+                UPDATE sessions s SET last_message_at = GREATEST(s.last_message_at, g.at), last_inbound_at = GREATEST(s.last_inbound_at, g.at),
+                                      messages_in = s.messages_in + g.n, first_message_in_at = LEAST(s.first_message_in_at, g.first_at)
+                FROM (SELECT f.session_id, max(f.at) AS at, min(f.at) AS first_at, count(*) AS n FROM f GROUP BY f.session_id) g, l
                 WHERE s.id = g.session_id AND l.id = g.session_id
                 RETURNING s.id, s.tenant_id, s.queue_id, s.assignee_id
             ), m AS (
@@ -152,6 +164,110 @@ BEGIN
             r_reply_body := r_reply_body || NULL::text;
         END LOOP;
     END IF;
+
+    -- A contact's first text to a number, the only one of the pair in the batch, to an owner who
+    -- can take it (an available agent, or a queue): sessions opened, offered and told for the
+    -- whole batch, as routing_inbound opens one. A session another transaction opened meanwhile
+    -- is left alone, and its text goes the other way.
+    IF cardinality(v_new) > 0 THEN
+        INSERT INTO contacts (tenant_id, address, kind, created_at)
+            SELECT a.tenant_id, i.from_address, i.from_kind, i.at
+            FROM unnest(v_items) i JOIN carrier_accounts a ON a.id = i.account_id
+            WHERE i.idx = ANY (v_new)
+            ORDER BY a.tenant_id, i.from_address
+            ON CONFLICT ON CONSTRAINT contacts_address_key DO NOTHING;
+        FOR x IN
+            WITH x AS (
+                SELECT i.*, a.tenant_id, n.direct, n.sms_user_id AS owner_user, n.sms_queue_id AS owner_queue,
+                       t.offer_timeout_seconds, c.id AS contact_id
+                FROM unnest(v_items) i
+                JOIN carrier_accounts a ON a.id = i.account_id
+                JOIN tenants t ON t.id = a.tenant_id
+                JOIN numbers n ON n.e164 = i.to_address AND n.carrier_account_id = a.id AND n.tenant_id = a.tenant_id
+                JOIN contacts c ON c.tenant_id = a.tenant_id AND c.address = i.from_address
+                WHERE i.idx = ANY (v_new)
+            ), ou AS (
+                SELECT o.tenant_id, o.user_id, routing_personal_queue(o.tenant_id, o.user_id) AS queue_id
+                FROM (SELECT DISTINCT x.tenant_id, x.owner_user AS user_id FROM x WHERE x.owner_user IS NOT NULL) o
+                WHERE routing_ineligible_reason(o.tenant_id, o.user_id) IS NULL
+            ), oq AS (
+                SELECT o.tenant_id, o.queue_id, routing_eligible_members(o.tenant_id, o.queue_id) AS users
+                FROM (SELECT DISTINCT x.tenant_id, x.owner_queue AS queue_id FROM x WHERE x.owner_queue IS NOT NULL) o
+            ), y AS (
+                SELECT x.*, COALESCE(ou.queue_id, x.owner_queue) AS queue_id,
+                       CASE WHEN x.owner_user IS NOT NULL THEN ARRAY[x.owner_user] ELSE oq.users END AS offer_to,
+                       x.at + make_interval(secs => x.offer_timeout_seconds) AS expires_at
+                FROM x
+                LEFT JOIN ou ON ou.tenant_id = x.tenant_id AND ou.user_id = x.owner_user
+                LEFT JOIN oq ON oq.tenant_id = x.tenant_id AND oq.queue_id = x.owner_queue
+                WHERE x.owner_user IS NULL OR ou.user_id IS NOT NULL
+            ), s AS (
+                INSERT INTO sessions (tenant_id, contact_id, number, type, owner_user_id, owner_queue_id, queue_id,
+                                      first_inbound_at, last_inbound_at, last_message_at, created_at, messages_in, first_message_in_at)
+                    SELECT y.tenant_id, y.contact_id, y.to_address,
+                           CASE WHEN y.direct THEN 'Messaging Inbound (SMS Direct)' ELSE 'Messaging Inbound' END,
+                           y.owner_user, y.owner_queue, y.queue_id, y.at, y.at, y.at, y.at, 1, y.at
+                    FROM y
+                    ORDER BY y.tenant_id, y.contact_id, y.to_address
+                    ON CONFLICT DO NOTHING
+                    RETURNING id, tenant_id, contact_id, number, type
+            ), z AS (
+                SELECT y.*, s.id AS session_id, s.type
+                FROM y JOIN s ON s.tenant_id = y.tenant_id AND s.contact_id = y.contact_id AND s.number = y.to_address
+            ), m AS (
+                INSERT INTO messages (tenant_id, session_id, direction, kind, from_address, to_address, body, media, segments, encoding,
+                                      provider, carrier_message_id, status, created_at, status_changed_at)
+                    SELECT z.tenant_id, z.session_id, 'in', 'text', z.from_address, z.to_address, z.body, z.media, z.segments, z.encoding,
+                           z.provider, z.carrier_message_id, 'received', z.at, z.at
+                    FROM z
+                    ORDER BY z.idx
+                    RETURNING id, session_id
+            ), o AS (
+                INSERT INTO offers (tenant_id, session_id, user_id, direct, created_at, expires_at)
+                    SELECT z.tenant_id, z.session_id, u, z.owner_user IS NOT NULL, z.at, z.expires_at
+                    FROM z, unnest(z.offer_to) AS u
+                    RETURNING id, session_id, user_id
+            ), e AS (
+                INSERT INTO events (tenant_id, user_id, queue_id, type, data, created_at)
+                    SELECT z.tenant_id, o.user_id, NULL, 'session.offered', jsonb_build_object(
+                            'session_id', z.session_id, 'offer_id', o.id, 'type', z.type, 'queue_id', z.queue_id, 'number', z.to_address,
+                            'contact', z.from_address, 'direct', z.owner_user IS NOT NULL, 'expires_at', routing_ts(z.expires_at)), z.at
+                    FROM z JOIN o ON o.session_id = z.session_id
+                    UNION ALL
+                    SELECT z.tenant_id, NULL, z.queue_id, 'message.received', jsonb_build_object(
+                            'session_id', z.session_id, 'message_id', m.id, 'contact', z.from_address, 'number', z.to_address,
+                            'body', z.body, 'created_at', routing_ts(z.at)), z.at
+                    FROM z JOIN m ON m.session_id = z.session_id
+            ), t AS (
+                INSERT INTO session_events (tenant_id, session_id, kind, data, at)
+                    SELECT z.tenant_id, z.session_id, 'created', jsonb_build_object('message_id', m.id, 'owner',
+                            CASE WHEN z.owner_user IS NOT NULL THEN jsonb_build_object('user_id', z.owner_user)
+                                 ELSE jsonb_build_object('queue_id', z.owner_queue) END), z.at
+                    FROM z JOIN m ON m.session_id = z.session_id
+                    UNION ALL
+                    SELECT z.tenant_id, z.session_id, 'offered', jsonb_build_object('user_ids', ou.users, 'direct', z.owner_user IS NOT NULL,
+                            'expires_at', routing_ts(z.expires_at)), z.at
+                    FROM z JOIN (SELECT o.session_id, jsonb_agg(o.user_id ORDER BY o.user_id) AS users FROM o GROUP BY o.session_id) ou
+                        ON ou.session_id = z.session_id
+                    UNION ALL
+                    SELECT z.tenant_id, z.session_id, 'waiting', jsonb_build_object('queue_id', z.queue_id, 'reason', 'no_eligible_member'), z.at
+                    FROM z
+                    WHERE cardinality(z.offer_to) = 0
+            )
+            SELECT z.idx, z.tenant_id, z.session_id, m.id AS message_id FROM z JOIN m ON m.session_id = z.session_id
+        LOOP
+            r_idx := r_idx || x.idx;
+            r_outcome := r_outcome || 'routed'::text;
+            r_tenant := r_tenant || x.tenant_id;
+            r_session := r_session || x.session_id;
+            r_message := r_message || x.message_id;
+            r_new := r_new || true;
+            r_reply := r_reply || NULL::uuid;
+            r_reply_body := r_reply_body || NULL::text;
+        END LOOP;
+    END IF;
+
+    PERFORM set_config('directsms.messages_counted', 'off', true);
 
     -- Everything else, one at a time, in lock order.
     SELECT COALESCE(array_agg(i.idx ORDER BY a.tenant_id, i.to_address, i.from_address, i.idx), '{}') INTO v_slow
@@ -185,30 +301,14 @@ BEGIN
 END
 $$;
 
--- The per-session message counters (0007) were kept by a statement trigger whose UPDATE joins
--- the statement's transition table, which PostgreSQL plans again on every call: 0.43 ms a
--- statement, most of the cost of a text that opens a session. A row trigger's UPDATE by key
--- keeps its plan for the connection's life; a statement storing many messages (a batch of
--- continued texts) pays one cheap update per message instead.
+-- The per-session message counters (0007) are kept by a statement trigger whose UPDATE joins the
+-- statement's transition table; PostgreSQL plans that UPDATE again on every call (0.2-0.6 ms).
+-- The batch's two statements count their messages in the session rows they write anyway, and
+-- say so for the statement with the transaction-local setting directsms.messages_counted, which
+-- the trigger's WHEN skips it for. Every other writer of messages is counted as before.
 DROP TRIGGER messages_count_sessions ON messages;
-DROP FUNCTION sessions_count_messages();
-
-CREATE FUNCTION sessions_count_message() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF NEW.direction = 'in' THEN
-        UPDATE sessions s SET messages_in = s.messages_in + 1,
-                              first_message_in_at = LEAST(s.first_message_in_at, NEW.created_at)
-            WHERE s.id = NEW.session_id;
-    ELSE
-        UPDATE sessions s SET messages_out = s.messages_out + 1,
-                              first_agent_text_at = CASE WHEN NEW.kind = 'text' AND NEW.sender_user_id IS NOT NULL
-                                                         THEN LEAST(s.first_agent_text_at, NEW.created_at)
-                                                         ELSE s.first_agent_text_at END
-            WHERE s.id = NEW.session_id;
-    END IF;
-    RETURN NULL;
-END
-$$;
-
 CREATE TRIGGER messages_count_sessions AFTER INSERT ON messages
-    FOR EACH ROW EXECUTE FUNCTION sessions_count_message();
+    REFERENCING NEW TABLE AS new_messages
+    FOR EACH STATEMENT
+    WHEN (current_setting('directsms.messages_counted', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION sessions_count_messages();
