@@ -6,23 +6,41 @@
 -- planned once per connection and kept. On a new database, with the table still nearly empty,
 -- sessions_tenant_created_idx (tenant_id, created_at) costs the same as the key's own index and,
 -- created later, won the tie: every message, offer and timeline row then read all of its
--- tenant's sessions to find one (measured: 78 million index tuples for 9,500 texts). Recreated
--- after it, the key's index wins the tie. numbers (tenant_id, id, direct) lost the same tie to
--- numbers_tenant_e164_idx. sql/migrations' TestForeignKeys_CheckThroughTheirKey checks every
--- foreign key's plan on an empty database.
+-- tenant's sessions to find one (measured: 78 million index tuples for 9,500 texts). The keys
+-- that exist for composite foreign keys now lead with id: created last, they win the tie for
+-- the checks, and no lookup by tenant alone can be planned through them. numbers (tenant_id,
+-- id, direct) lost the same tie to numbers_tenant_e164_idx. sql/migrations'
+-- TestForeignKeys_CheckThroughTheirKey and TestHotLookups_UseTheirIndexOnAnEmptyDatabase check
+-- the plans on an empty database.
 ALTER TABLE messages DROP CONSTRAINT messages_session_fkey;
 ALTER TABLE offers DROP CONSTRAINT offers_session_fkey;
 ALTER TABLE session_events DROP CONSTRAINT session_events_session_fkey;
 ALTER TABLE sessions DROP CONSTRAINT sessions_tenant_id_key;
-ALTER TABLE sessions ADD CONSTRAINT sessions_tenant_id_key UNIQUE (tenant_id, id);
+ALTER TABLE sessions ADD CONSTRAINT sessions_tenant_id_key UNIQUE (id, tenant_id);
 ALTER TABLE messages ADD CONSTRAINT messages_session_fkey FOREIGN KEY (tenant_id, session_id) REFERENCES sessions (tenant_id, id) ON DELETE CASCADE;
 ALTER TABLE offers ADD CONSTRAINT offers_session_fkey FOREIGN KEY (tenant_id, session_id) REFERENCES sessions (tenant_id, id) ON DELETE CASCADE;
 ALTER TABLE session_events ADD CONSTRAINT session_events_session_fkey FOREIGN KEY (tenant_id, session_id) REFERENCES sessions (tenant_id, id) ON DELETE CASCADE;
 ALTER TABLE number_outbound DROP CONSTRAINT number_outbound_number_fkey;
 ALTER TABLE numbers DROP CONSTRAINT numbers_tenant_id_direct_key;
-ALTER TABLE numbers ADD CONSTRAINT numbers_tenant_id_direct_key UNIQUE (tenant_id, id, direct);
+ALTER TABLE numbers ADD CONSTRAINT numbers_tenant_id_direct_key UNIQUE (id, tenant_id, direct);
 ALTER TABLE number_outbound ADD CONSTRAINT number_outbound_number_fkey FOREIGN KEY (tenant_id, number_id, number_direct)
     REFERENCES numbers (tenant_id, id, direct) ON DELETE CASCADE;
+
+-- A contact is looked up by (tenant_id, address) on every text. With the key in that order, it
+-- tied with (tenant_id, id) on an empty table and lost: on a new database every lookup read all
+-- of the tenant's contacts (15 million index tuples in the first ten seconds of the bench).
+-- Address first, the key is the only index the lookup can search by both columns.
+ALTER TABLE contacts DROP CONSTRAINT contacts_address_key;
+ALTER TABLE contacts ADD CONSTRAINT contacts_address_key UNIQUE (address, tenant_id);
+
+-- Two more lookups of every text lost such ties on an empty table: the contact's open session
+-- on the number to a scan of sessions_queue_open_idx (every open session), and the number
+-- texted to numbers_carrier_account_idx (every number of the account). Created last, their own
+-- indexes win.
+DROP INDEX sessions_open_key;
+CREATE UNIQUE INDEX sessions_open_key ON sessions (tenant_id, contact_id, number) WHERE status = 'open';
+ALTER TABLE numbers DROP CONSTRAINT numbers_e164_key;
+ALTER TABLE numbers ADD CONSTRAINT numbers_e164_key UNIQUE (e164);
 
 -- One text of a batch, as routing.Service sends it: idx numbers the batch's texts from 0, and
 -- `at` is when the text's webhook arrived.
@@ -60,7 +78,12 @@ CREATE TYPE routing_inbound_item AS (
 --     routing_inbound, one at a time, in the order of tenant, number, contact and arrival.
 --   * A copy of a text being stored by another transaction at the same moment makes the batch
 --     fail on messages_carrier_message_key, as it makes routing_inbound fail: the caller runs
---     the batch's texts again one at a time.
+--     the batch again, and the duplicate check finds the copy.
+--
+-- The number, the contact and the open session are looked up as LATERAL subqueries with LIMIT
+-- (each finds one row by a unique key), which PostgreSQL plans by themselves, as searches of
+-- the key by every column: joined, they were planned as a hash or a scan by tenant while the
+-- tables were nearly empty, and the plan kept.
 CREATE FUNCTION routing_inbound_batch(p_items jsonb, p_opt_out_text text, p_opt_in_text text, p_help_text text)
 RETURNS TABLE (idx integer, outcome text, tenant_id uuid, session_id uuid, message_id uuid, new_session boolean,
                reply_id uuid, reply_body text,
@@ -106,9 +129,17 @@ BEGIN
         FROM i
         JOIN carrier_accounts a ON a.id = i.account_id
         JOIN tenants t ON t.id = a.tenant_id
-        JOIN numbers n ON n.e164 = i.to_address AND n.carrier_account_id = a.id AND n.tenant_id = a.tenant_id
-        LEFT JOIN contacts c ON c.tenant_id = a.tenant_id AND c.address = i.from_address
-        LEFT JOIN sessions s ON s.tenant_id = a.tenant_id AND s.contact_id = c.id AND s.number = i.to_address AND s.status = 'open'
+        JOIN LATERAL (
+            SELECT n.sms_user_id, n.sms_queue_id FROM numbers n
+            WHERE n.e164 = i.to_address AND n.carrier_account_id = a.id AND n.tenant_id = a.tenant_id LIMIT 1
+        ) n ON true
+        LEFT JOIN LATERAL (
+            SELECT c.id FROM contacts c WHERE c.address = i.from_address AND c.tenant_id = a.tenant_id LIMIT 1
+        ) c ON true
+        LEFT JOIN LATERAL (
+            SELECT s.id FROM sessions s
+            WHERE s.tenant_id = a.tenant_id AND s.contact_id = c.id AND s.number = i.to_address AND s.status = 'open' LIMIT 1
+        ) s ON true
         WHERE i.keyword = '' AND t.sms_enabled AND (n.sms_user_id IS NOT NULL OR n.sms_queue_id IS NOT NULL)
           AND i.idx NOT IN (SELECT d.idx FROM d)
     )
@@ -183,8 +214,13 @@ BEGIN
                 FROM unnest(v_items) i
                 JOIN carrier_accounts a ON a.id = i.account_id
                 JOIN tenants t ON t.id = a.tenant_id
-                JOIN numbers n ON n.e164 = i.to_address AND n.carrier_account_id = a.id AND n.tenant_id = a.tenant_id
-                JOIN contacts c ON c.tenant_id = a.tenant_id AND c.address = i.from_address
+                JOIN LATERAL (
+                    SELECT n.direct, n.sms_user_id, n.sms_queue_id FROM numbers n
+                    WHERE n.e164 = i.to_address AND n.carrier_account_id = a.id AND n.tenant_id = a.tenant_id LIMIT 1
+                ) n ON true
+                JOIN LATERAL (
+                    SELECT c.id FROM contacts c WHERE c.address = i.from_address AND c.tenant_id = a.tenant_id LIMIT 1
+                ) c ON true
                 WHERE i.idx = ANY (v_new)
             ), ou AS (
                 SELECT o.tenant_id, o.user_id, routing_personal_queue(o.tenant_id, o.user_id) AS queue_id

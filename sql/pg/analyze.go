@@ -9,7 +9,7 @@ import (
 
 // AnalyzeMinChanges is how many rows of a table must have changed since it was last analyzed
 // before AnalyzeGrown looks at it.
-const AnalyzeMinChanges = 1000
+const AnalyzeMinChanges = 200
 
 // sqlGrownTables lists the tables of the current schema whose changed rows since their last
 // ANALYZE outnumber the rows that ANALYZE counted (none, if never analyzed).

@@ -38,7 +38,7 @@ func TestAnalyzeGrown_AnalyzesTablesThatDoubledSinceTheirLastAnalyze(t *testing.
 		}
 	}
 	write(`CREATE TABLE small (id int); CREATE TABLE grown (id int)`)
-	write(`INSERT INTO small SELECT generate_series(1, 10); INSERT INTO grown SELECT generate_series(1, 1500)`)
+	write(`INSERT INTO small SELECT generate_series(1, 10); INSERT INTO grown SELECT generate_series(1, 300)`)
 
 	got, err := pg.AnalyzeGrown(ctx, db)
 	if err != nil {
@@ -48,12 +48,12 @@ func TestAnalyzeGrown_AnalyzesTablesThatDoubledSinceTheirLastAnalyze(t *testing.
 		t.Fatalf("analyzed %q, want only public.grown (small has fewer than %d changes)", got, pg.AnalyzeMinChanges)
 	}
 
-	// 1,400 more rows have not doubled the 1,500 analyzed; 200 more on top have.
-	write(`INSERT INTO grown SELECT generate_series(1, 1400)`)
+	// 280 more rows have not doubled the 300 analyzed; 40 more on top have.
+	write(`INSERT INTO grown SELECT generate_series(1, 280)`)
 	if got, err := pg.AnalyzeGrown(ctx, db); err != nil || len(got) != 0 {
 		t.Fatalf("analyzed %q (%v), want nothing: grown has not doubled", got, err)
 	}
-	write(`INSERT INTO grown SELECT generate_series(1, 200)`)
+	write(`INSERT INTO grown SELECT generate_series(1, 40)`)
 	if got, err := pg.AnalyzeGrown(ctx, db); err != nil || !slices.Equal(got, []string{"public.grown"}) {
 		t.Fatalf("analyzed %q (%v), want public.grown", got, err)
 	}
