@@ -73,8 +73,9 @@ CREATE TYPE routing_inbound_item AS (
 --     so that concurrent batches wait for one another instead of deadlocking.
 --   * A contact's first text to a number (alone of its pair in the batch), to an available agent
 --     or a queue, opens its session, offers it and tells the offered users, for the whole batch
---     in one statement.
---   * Every other text (a keyword, an unavailable owner, an unknown number...) goes through
+--     in one statement. To an agent who cannot take it, its session is opened for the whole
+--     batch and then placed along the owner's fallback chain (routing_place) one at a time.
+--   * Every other text (a keyword, an unknown number...) goes through
 --     routing_inbound, one at a time, in the order of tenant, number, contact and arrival.
 --   * A copy of a text being stored by another transaction at the same moment makes the batch
 --     fail on messages_carrier_message_key, as it makes routing_inbound fail: the caller runs
@@ -97,6 +98,9 @@ DECLARE
     v_fast_idx integer[];
     v_fast_session uuid[];
     v_new integer[];
+    v_place_idx integer[];
+    v_place_session uuid[];
+    v_place_message uuid[];
     v_slow integer[];
     r_idx integer[] := '{}';
     r_outcome text[] := '{}';
@@ -301,6 +305,87 @@ BEGIN
             r_reply := r_reply || NULL::uuid;
             r_reply_body := r_reply_body || NULL::text;
         END LOOP;
+    END IF;
+
+    -- A contact's first text to an agent who cannot take it now (away, sms off...): sessions
+    -- opened for the whole batch in the owner's personal queue, as routing_inbound opens one, then
+    -- each placed along the owner's fallback chain (routing_place), then the queue it ended in
+    -- told of the text.
+    IF EXISTS (SELECT 1 FROM unnest(v_new) AS n(idx) WHERE n.idx <> ALL (r_idx)) THEN
+        WITH x AS (
+            SELECT i.*, a.tenant_id, n.direct, n.sms_user_id AS owner_user, c.id AS contact_id
+            FROM unnest(v_items) i
+            JOIN carrier_accounts a ON a.id = i.account_id
+            JOIN LATERAL (
+                SELECT n.direct, n.sms_user_id FROM numbers n
+                WHERE n.e164 = i.to_address AND n.carrier_account_id = a.id AND n.tenant_id = a.tenant_id LIMIT 1
+            ) n ON true
+            JOIN LATERAL (
+                SELECT c.id FROM contacts c WHERE c.address = i.from_address AND c.tenant_id = a.tenant_id LIMIT 1
+            ) c ON true
+            WHERE i.idx = ANY (v_new) AND i.idx <> ALL (r_idx) AND n.sms_user_id IS NOT NULL
+        ), ou AS (
+            SELECT o.tenant_id, o.user_id, routing_personal_queue(o.tenant_id, o.user_id) AS queue_id
+            FROM (SELECT DISTINCT x.tenant_id, x.owner_user AS user_id FROM x) o
+        ), s AS (
+            INSERT INTO sessions (tenant_id, contact_id, number, type, owner_user_id, queue_id,
+                                  first_inbound_at, last_inbound_at, last_message_at, created_at, messages_in, first_message_in_at)
+                SELECT x.tenant_id, x.contact_id, x.to_address,
+                       CASE WHEN x.direct THEN 'Messaging Inbound (SMS Direct)' ELSE 'Messaging Inbound' END,
+                       x.owner_user, ou.queue_id, x.at, x.at, x.at, x.at, 1, x.at
+                FROM x JOIN ou ON ou.tenant_id = x.tenant_id AND ou.user_id = x.owner_user
+                ORDER BY x.tenant_id, x.contact_id, x.to_address
+                ON CONFLICT DO NOTHING
+                RETURNING id, tenant_id, contact_id, number
+        ), z AS (
+            SELECT x.*, s.id AS session_id
+            FROM x JOIN s ON s.tenant_id = x.tenant_id AND s.contact_id = x.contact_id AND s.number = x.to_address
+        ), m AS (
+            INSERT INTO messages (tenant_id, session_id, direction, kind, from_address, to_address, body, media, segments, encoding,
+                                  provider, carrier_message_id, status, created_at, status_changed_at)
+                SELECT z.tenant_id, z.session_id, 'in', 'text', z.from_address, z.to_address, z.body, z.media, z.segments, z.encoding,
+                       z.provider, z.carrier_message_id, 'received', z.at, z.at
+                FROM z
+                ORDER BY z.idx
+                RETURNING id, session_id
+        ), t AS (
+            INSERT INTO session_events (tenant_id, session_id, kind, data, at)
+                SELECT z.tenant_id, z.session_id, 'created', jsonb_build_object('message_id', m.id, 'owner', jsonb_build_object('user_id', z.owner_user)), z.at
+                FROM z JOIN m ON m.session_id = z.session_id
+        )
+        SELECT COALESCE(array_agg(z.idx ORDER BY z.session_id), '{}'), COALESCE(array_agg(z.session_id ORDER BY z.session_id), '{}'),
+               COALESCE(array_agg(m.id ORDER BY z.session_id), '{}')
+            INTO v_place_idx, v_place_session, v_place_message
+            FROM z JOIN m ON m.session_id = z.session_id;
+        IF cardinality(v_place_idx) > 0 THEN
+            PERFORM routing_place(s.tenant_id, s.id, 'owner', 'new_session', s.created_at)
+                FROM unnest(v_place_session) AS p(session_id) JOIN sessions s ON s.id = p.session_id
+                ORDER BY s.id;
+            FOR x IN
+                WITH p AS (
+                    SELECT p.idx, s.tenant_id, s.id AS session_id, s.queue_id, p.message_id
+                    FROM unnest(v_place_idx, v_place_session, v_place_message) AS p(idx, session_id, message_id)
+                    JOIN sessions s ON s.id = p.session_id
+                ), e AS (
+                    INSERT INTO events (tenant_id, user_id, queue_id, type, data, created_at)
+                        SELECT p.tenant_id, NULL, p.queue_id, 'message.received', jsonb_build_object(
+                                'session_id', p.session_id, 'message_id', p.message_id, 'contact', i.from_address, 'number', i.to_address,
+                                'body', i.body, 'created_at', routing_ts(i.at)), i.at
+                        FROM p JOIN unnest(v_items) i ON i.idx = p.idx
+                        ORDER BY p.idx
+                )
+                SELECT p.idx, p.tenant_id, p.session_id, p.message_id FROM p
+            LOOP
+                r_idx := r_idx || x.idx;
+                r_outcome := r_outcome || 'routed'::text;
+                r_tenant := r_tenant || x.tenant_id;
+                r_session := r_session || x.session_id;
+                r_message := r_message || x.message_id;
+                r_new := r_new || true;
+                r_reply := r_reply || NULL::uuid;
+                r_reply_body := r_reply_body || NULL::text;
+            END LOOP;
+        END IF;
     END IF;
 
     PERFORM set_config('directsms.messages_counted', 'off', true);
