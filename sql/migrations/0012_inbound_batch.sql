@@ -408,6 +408,16 @@ BEGIN
         r_reply := r_reply || y.reply_ids[1];
         r_reply_body := r_reply_body || y.reply_bodies[1];
     END LOOP;
+    -- routing_inbound sets its own time on the session; a text of the batch that came later may
+    -- have gone before it.
+    IF cardinality(v_slow) > 0 THEN
+        UPDATE sessions s SET last_message_at = GREATEST(s.last_message_at, g.at), last_inbound_at = GREATEST(s.last_inbound_at, g.at)
+            FROM (SELECT r.session_id, max(i.at) AS at
+                  FROM unnest(r_idx, r_session) AS r(idx, session_id) JOIN unnest(v_items) i ON i.idx = r.idx
+                  WHERE r.session_id IS NOT NULL
+                  GROUP BY r.session_id) g
+            WHERE s.id = g.session_id AND (s.last_inbound_at < g.at OR s.last_message_at < g.at);
+    END IF;
 
     RETURN QUERY
         SELECT r.idx, r.outcome, r.tenant_id, r.session_id, r.message_id, r.new_session, r.reply_id, r.reply_body,
