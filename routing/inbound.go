@@ -236,32 +236,30 @@ func (s *Service) inboundBatch(ctx context.Context, items []*inboundItem) []outc
 // inboundRun runs one batch, again after a deadlock or a copy committed meanwhile. A lone text
 // whose copy another request committed first answers OutcomeDuplicate.
 func (s *Service) inboundRun(ctx context.Context, items []*inboundItem) ([]inboundRow, error) {
+	replies := false
 	for i, item := range items {
 		item.Idx = i
+		replies = replies || item.Keyword != KeywordNone
 	}
 	payload, err := json.Marshal(items)
 	if err != nil {
 		return nil, fmt.Errorf("encode batch: %w", err)
 	}
+	args := []any{string(payload), OptOutText, OptInText, HelpText}
 	for attempt := 0; ; attempt++ {
 		var rows []inboundRow
-		err := pg.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-			if err := tx.SelectContext(ctx, &rows, sqlRouteInboundBatch, string(payload), OptOutText, OptInText, HelpText); err != nil {
-				return err
-			}
-			// A keyword's reply has its segments counted here, in the same transaction, so the
-			// outbox never sees a reply without them.
-			for _, r := range rows {
-				if !r.ReplyID.Valid {
-					continue
+		if replies {
+			err = pg.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+				if err := tx.SelectContext(ctx, &rows, sqlRouteInboundBatch, args...); err != nil {
+					return err
 				}
-				n, e := CountSegments(r.ReplyBody.String)
-				if _, err := tx.ExecContext(ctx, sqlSetReplySegments, r.ReplyID.String, n, string(e)); err != nil {
-					return fmt.Errorf("count segments of reply %s: %w", r.ReplyID.String, err)
-				}
-			}
-			return nil
-		})
+				return countReplySegments(ctx, tx, rows)
+			})
+		} else {
+			// Without a keyword there is no reply to count: one statement in autocommit, one
+			// round trip.
+			err = s.db.SelectContext(ctx, &rows, sqlRouteInboundBatch, args...)
+		}
 		if err == nil && len(rows) != len(items) {
 			return nil, fmt.Errorf("route %d texts: got %d answers", len(items), len(rows))
 		}
@@ -278,4 +276,19 @@ func (s *Service) inboundRun(ctx context.Context, items []*inboundItem) ([]inbou
 			return nil, fmt.Errorf("route %d texts: %w", len(items), err)
 		}
 	}
+}
+
+// countReplySegments counts the segments of the replies to keywords a batch queued, in the
+// batch's transaction, so the outbox never sees a reply without them.
+func countReplySegments(ctx context.Context, tx *sqlx.Tx, rows []inboundRow) error {
+	for _, r := range rows {
+		if !r.ReplyID.Valid {
+			continue
+		}
+		n, e := CountSegments(r.ReplyBody.String)
+		if _, err := tx.ExecContext(ctx, sqlSetReplySegments, r.ReplyID.String, n, string(e)); err != nil {
+			return fmt.Errorf("count segments of reply %s: %w", r.ReplyID.String, err)
+		}
+	}
+	return nil
 }
