@@ -33,6 +33,9 @@ type Config struct {
 	Contacts int
 	// Timeout bounds each request; 10 s when zero.
 	Timeout time.Duration
+	// AgentsOnline keeps an event stream (GET /v1/events) open for each bench agent during the
+	// run, as their browsers would: offers reach a client, and the agents stay available.
+	AgentsOnline bool
 }
 
 // Report is what a run measured and what the database holds afterwards.
@@ -52,6 +55,11 @@ type Report struct {
 	Stored     int
 	Duplicates int
 	Missing    int
+	// Agents is how many agents' event streams were open, Streamed how many events they got,
+	// Reconnects how often a stream the server ended was opened again.
+	Agents     int
+	Streamed   int64
+	Reconnects int64
 }
 
 // RPS is acknowledged texts per second.
@@ -75,6 +83,9 @@ func (r Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "  %6d  %s\n", r.ErrorKinds[k], k)
 	}
 	fmt.Fprintf(w, "stored        %d of the run's texts; %d duplicated, %d acknowledged but missing\n", r.Stored, r.Duplicates, r.Missing)
+	if r.Agents > 0 {
+		fmt.Fprintf(w, "streamed      %d events to %d agents' event streams (%d reconnects)\n", r.Streamed, r.Agents, r.Reconnects)
+	}
 }
 
 func ms(d time.Duration) string {
@@ -126,6 +137,12 @@ func Run(ctx context.Context, db *sqlx.DB, cfg Config, t Target) (Report, error)
 	for i := range contacts {
 		contacts[i] = fmt.Sprintf("+1%d555%04d", areaCodes[i/10000], i%10000)
 	}
+	var streams *agentStreams
+	if cfg.AgentsOnline {
+		if streams, err = openAgentStreams(ctx, db, cfg.URL, t); err != nil {
+			return Report{}, err
+		}
+	}
 	runID := randomHex(4)
 	var seq atomic.Uint64
 	workers := make([]*worker, cfg.Connections)
@@ -172,6 +189,12 @@ func Run(ctx context.Context, db *sqlx.DB, cfg Config, t Target) (Report, error)
 	}
 	wg.Wait()
 	rep := Report{Elapsed: time.Since(start), ErrorKinds: map[string]int{}}
+	if streams != nil {
+		if err := streams.close(); err != nil {
+			return rep, err
+		}
+		rep.Agents, rep.Streamed, rep.Reconnects = len(t.Agents), streams.events.Load(), streams.reconnects.Load()
+	}
 	var all []time.Duration
 	acked := map[string]bool{}
 	for _, w := range workers {

@@ -36,6 +36,8 @@ type Target struct {
 	AccountSID string
 	AuthToken  string
 	Numbers    []string
+	// Agents are the bench agents' user ids.
+	Agents []string
 }
 
 const (
@@ -69,6 +71,7 @@ func Prepare(ctx context.Context, db *sqlx.DB) (Target, error) {
 		return Target{}, err
 	}
 	for _, a := range agents {
+		t.Agents = append(t.Agents, a.ID)
 		if a.Status != directory.StatusAvailable {
 			if _, err := dir.ChangeStatus(ctx, admin, a.ID, directory.StatusAvailable, "bench"); err != nil {
 				return Target{}, err
@@ -117,6 +120,7 @@ func create(ctx context.Context, db *sqlx.DB, dir *directory.Store) (Target, err
 		}
 		agents[i] = u.ID
 	}
+	t.Agents = agents[:]
 	queue, err := dir.CreateQueue(ctx, admin, directory.NewQueue{Name: "Bench queue", Kind: directory.QueueSMS,
 		UserIDs: []string{agents[0]}, TeamIDs: []string{team.ID}})
 	if err != nil {
