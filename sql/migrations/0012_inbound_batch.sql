@@ -61,6 +61,18 @@ CREATE TYPE routing_inbound_item AS (
     at                  timestamptz
 );
 
+-- What the batch answers for one text, before the deflection columns are added.
+CREATE TYPE routing_inbound_result AS (
+    idx          integer,
+    outcome      text,
+    tenant_id    uuid,
+    session_id   uuid,
+    message_id   uuid,
+    new_session  boolean,
+    reply_id     uuid,
+    reply_body   text
+);
+
 -- routing_inbound_batch stores and routes a batch of texts in the caller's one transaction, with
 -- the rules of routing_inbound, and answers one row per text (by idx) with what routing_inbound
 -- answers, a reply's id and body, and the after-hours deflection settings and state of the
@@ -102,18 +114,9 @@ DECLARE
     v_place_session uuid[];
     v_place_message uuid[];
     v_slow integer[];
-    r_idx integer[] := '{}';
-    r_outcome text[] := '{}';
-    r_tenant uuid[] := '{}';
-    r_session uuid[] := '{}';
-    r_message uuid[] := '{}';
-    r_new boolean[] := '{}';
-    r_reply uuid[] := '{}';
-    r_reply_body text[] := '{}';
+    v_results routing_inbound_result[] := '{}';
     v_item routing_inbound_item;
     v_n integer;
-    x record;
-    y record;
 BEGIN
     SELECT array_agg(j ORDER BY j.idx) INTO v_items FROM jsonb_populate_recordset(NULL::routing_inbound_item, p_items) j;
 
@@ -159,46 +162,36 @@ BEGIN
     PERFORM set_config('directsms.messages_counted', 'on', true);
     IF cardinality(v_fast_idx) > 0 THEN
         -- A session closed meanwhile (an idle close) is not updated: its texts go the other way.
-        FOR x IN
-            WITH f AS (
-                SELECT f.session_id, i.* FROM unnest(v_fast_idx, v_fast_session) AS f(idx, session_id)
-                JOIN unnest(v_items) i ON i.idx = f.idx
-            ), l AS (
-                SELECT s.id FROM sessions s WHERE s.id = ANY(v_fast_session) AND s.status = 'open' ORDER BY s.id FOR UPDATE
-            ), s AS (
-                UPDATE sessions s SET last_message_at = GREATEST(s.last_message_at, g.at), last_inbound_at = GREATEST(s.last_inbound_at, g.at),
-                                      messages_in = s.messages_in + g.n, first_message_in_at = LEAST(s.first_message_in_at, g.first_at)
-                FROM (SELECT f.session_id, max(f.at) AS at, min(f.at) AS first_at, count(*) AS n FROM f GROUP BY f.session_id) g, l
-                WHERE s.id = g.session_id AND l.id = g.session_id
-                RETURNING s.id, s.tenant_id, s.queue_id, s.assignee_id
-            ), m AS (
-                INSERT INTO messages (tenant_id, session_id, direction, kind, from_address, to_address, body, media, segments, encoding,
-                                      provider, carrier_message_id, status, created_at, status_changed_at)
-                    SELECT s.tenant_id, s.id, 'in', 'text', f.from_address, f.to_address, f.body, f.media, f.segments, f.encoding,
-                           f.provider, f.carrier_message_id, 'received', f.at, f.at
-                    FROM f JOIN s ON s.id = f.session_id
-                    ORDER BY f.idx
-                    RETURNING id, session_id, provider, carrier_message_id
-            ), e AS (
-                INSERT INTO events (tenant_id, user_id, queue_id, type, data, created_at)
-                    SELECT s.tenant_id, s.assignee_id, CASE WHEN s.assignee_id IS NULL THEN s.queue_id END, 'message.received',
-                           jsonb_build_object('session_id', s.id, 'message_id', m.id, 'contact', f.from_address, 'number', f.to_address,
-                                              'body', f.body, 'created_at', routing_ts(f.at)), f.at
-                    FROM m JOIN s ON s.id = m.session_id JOIN f ON f.provider = m.provider AND f.carrier_message_id = m.carrier_message_id
-                    ORDER BY f.idx
-            )
-            SELECT f.idx, s.tenant_id, s.id AS session_id, m.id AS message_id
-            FROM f JOIN s ON s.id = f.session_id JOIN m ON m.provider = f.provider AND m.carrier_message_id = f.carrier_message_id
-        LOOP
-            r_idx := r_idx || x.idx;
-            r_outcome := r_outcome || 'routed'::text;
-            r_tenant := r_tenant || x.tenant_id;
-            r_session := r_session || x.session_id;
-            r_message := r_message || x.message_id;
-            r_new := r_new || false;
-            r_reply := r_reply || NULL::uuid;
-            r_reply_body := r_reply_body || NULL::text;
-        END LOOP;
+        WITH f AS (
+            SELECT f.session_id, i.* FROM unnest(v_fast_idx, v_fast_session) AS f(idx, session_id)
+            JOIN unnest(v_items) i ON i.idx = f.idx
+        ), l AS (
+            SELECT s.id FROM sessions s WHERE s.id = ANY(v_fast_session) AND s.status = 'open' ORDER BY s.id FOR UPDATE
+        ), s AS (
+            UPDATE sessions s SET last_message_at = GREATEST(s.last_message_at, g.at), last_inbound_at = GREATEST(s.last_inbound_at, g.at),
+                                  messages_in = s.messages_in + g.n, first_message_in_at = LEAST(s.first_message_in_at, g.first_at)
+            FROM (SELECT f.session_id, max(f.at) AS at, min(f.at) AS first_at, count(*) AS n FROM f GROUP BY f.session_id) g, l
+            WHERE s.id = g.session_id AND l.id = g.session_id
+            RETURNING s.id, s.tenant_id, s.queue_id, s.assignee_id
+        ), m AS (
+            INSERT INTO messages (tenant_id, session_id, direction, kind, from_address, to_address, body, media, segments, encoding,
+                                  provider, carrier_message_id, status, created_at, status_changed_at)
+                SELECT s.tenant_id, s.id, 'in', 'text', f.from_address, f.to_address, f.body, f.media, f.segments, f.encoding,
+                       f.provider, f.carrier_message_id, 'received', f.at, f.at
+                FROM f JOIN s ON s.id = f.session_id
+                ORDER BY f.idx
+                RETURNING id, session_id, provider, carrier_message_id
+        ), e AS (
+            INSERT INTO events (tenant_id, user_id, queue_id, type, data, created_at)
+                SELECT s.tenant_id, s.assignee_id, CASE WHEN s.assignee_id IS NULL THEN s.queue_id END, 'message.received',
+                       jsonb_build_object('session_id', s.id, 'message_id', m.id, 'contact', f.from_address, 'number', f.to_address,
+                                          'body', f.body, 'created_at', routing_ts(f.at)), f.at
+                FROM m JOIN s ON s.id = m.session_id JOIN f ON f.provider = m.provider AND f.carrier_message_id = m.carrier_message_id
+                ORDER BY f.idx
+        )
+        SELECT v_results || COALESCE(array_agg(ROW(f.idx, 'routed', s.tenant_id, s.id, m.id, false, NULL, NULL)::routing_inbound_result), '{}')
+        INTO v_results
+        FROM f JOIN s ON s.id = f.session_id JOIN m ON m.provider = f.provider AND m.carrier_message_id = f.carrier_message_id;
     END IF;
 
     -- A contact's first text to a number, the only one of the pair in the batch, to an owner who
@@ -212,135 +205,48 @@ BEGIN
             WHERE i.idx = ANY (v_new)
             ORDER BY a.tenant_id, i.from_address
             ON CONFLICT ON CONSTRAINT contacts_address_key DO NOTHING;
-        FOR x IN
-            WITH x AS (
-                SELECT i.*, a.tenant_id, n.direct, n.sms_user_id AS owner_user, n.sms_queue_id AS owner_queue,
-                       t.offer_timeout_seconds, c.id AS contact_id
-                FROM unnest(v_items) i
-                JOIN carrier_accounts a ON a.id = i.account_id
-                JOIN tenants t ON t.id = a.tenant_id
-                JOIN LATERAL (
-                    SELECT n.direct, n.sms_user_id, n.sms_queue_id FROM numbers n
-                    WHERE n.e164 = i.to_address AND n.carrier_account_id = a.id AND n.tenant_id = a.tenant_id LIMIT 1
-                ) n ON true
-                JOIN LATERAL (
-                    SELECT c.id FROM contacts c WHERE c.address = i.from_address AND c.tenant_id = a.tenant_id LIMIT 1
-                ) c ON true
-                WHERE i.idx = ANY (v_new)
-            ), ou AS (
-                SELECT o.tenant_id, o.user_id, routing_personal_queue(o.tenant_id, o.user_id) AS queue_id
-                FROM (SELECT DISTINCT x.tenant_id, x.owner_user AS user_id FROM x WHERE x.owner_user IS NOT NULL) o
-                WHERE routing_ineligible_reason(o.tenant_id, o.user_id) IS NULL
-            ), oq AS (
-                SELECT o.tenant_id, o.queue_id, routing_eligible_members(o.tenant_id, o.queue_id) AS users
-                FROM (SELECT DISTINCT x.tenant_id, x.owner_queue AS queue_id FROM x WHERE x.owner_queue IS NOT NULL) o
-            ), y AS (
-                SELECT x.*, COALESCE(ou.queue_id, x.owner_queue) AS queue_id,
-                       CASE WHEN x.owner_user IS NOT NULL THEN ARRAY[x.owner_user] ELSE oq.users END AS offer_to,
-                       x.at + make_interval(secs => x.offer_timeout_seconds) AS expires_at
-                FROM x
-                LEFT JOIN ou ON ou.tenant_id = x.tenant_id AND ou.user_id = x.owner_user
-                LEFT JOIN oq ON oq.tenant_id = x.tenant_id AND oq.queue_id = x.owner_queue
-                WHERE x.owner_user IS NULL OR ou.user_id IS NOT NULL
-            ), s AS (
-                INSERT INTO sessions (tenant_id, contact_id, number, type, owner_user_id, owner_queue_id, queue_id,
-                                      first_inbound_at, last_inbound_at, last_message_at, created_at, messages_in, first_message_in_at)
-                    SELECT y.tenant_id, y.contact_id, y.to_address,
-                           CASE WHEN y.direct THEN 'Messaging Inbound (SMS Direct)' ELSE 'Messaging Inbound' END,
-                           y.owner_user, y.owner_queue, y.queue_id, y.at, y.at, y.at, y.at, 1, y.at
-                    FROM y
-                    ORDER BY y.tenant_id, y.contact_id, y.to_address
-                    ON CONFLICT DO NOTHING
-                    RETURNING id, tenant_id, contact_id, number, type
-            ), z AS (
-                SELECT y.*, s.id AS session_id, s.type
-                FROM y JOIN s ON s.tenant_id = y.tenant_id AND s.contact_id = y.contact_id AND s.number = y.to_address
-            ), m AS (
-                INSERT INTO messages (tenant_id, session_id, direction, kind, from_address, to_address, body, media, segments, encoding,
-                                      provider, carrier_message_id, status, created_at, status_changed_at)
-                    SELECT z.tenant_id, z.session_id, 'in', 'text', z.from_address, z.to_address, z.body, z.media, z.segments, z.encoding,
-                           z.provider, z.carrier_message_id, 'received', z.at, z.at
-                    FROM z
-                    ORDER BY z.idx
-                    RETURNING id, session_id
-            ), o AS (
-                INSERT INTO offers (tenant_id, session_id, user_id, direct, created_at, expires_at)
-                    SELECT z.tenant_id, z.session_id, u, z.owner_user IS NOT NULL, z.at, z.expires_at
-                    FROM z, unnest(z.offer_to) AS u
-                    RETURNING id, session_id, user_id
-            ), e AS (
-                INSERT INTO events (tenant_id, user_id, queue_id, type, data, created_at)
-                    SELECT z.tenant_id, o.user_id, NULL, 'session.offered', jsonb_build_object(
-                            'session_id', z.session_id, 'offer_id', o.id, 'type', z.type, 'queue_id', z.queue_id, 'number', z.to_address,
-                            'contact', z.from_address, 'direct', z.owner_user IS NOT NULL, 'expires_at', routing_ts(z.expires_at)), z.at
-                    FROM z JOIN o ON o.session_id = z.session_id
-                    UNION ALL
-                    SELECT z.tenant_id, NULL, z.queue_id, 'message.received', jsonb_build_object(
-                            'session_id', z.session_id, 'message_id', m.id, 'contact', z.from_address, 'number', z.to_address,
-                            'body', z.body, 'created_at', routing_ts(z.at)), z.at
-                    FROM z JOIN m ON m.session_id = z.session_id
-            ), t AS (
-                INSERT INTO session_events (tenant_id, session_id, kind, data, at)
-                    SELECT z.tenant_id, z.session_id, 'created', jsonb_build_object('message_id', m.id, 'owner',
-                            CASE WHEN z.owner_user IS NOT NULL THEN jsonb_build_object('user_id', z.owner_user)
-                                 ELSE jsonb_build_object('queue_id', z.owner_queue) END), z.at
-                    FROM z JOIN m ON m.session_id = z.session_id
-                    UNION ALL
-                    SELECT z.tenant_id, z.session_id, 'offered', jsonb_build_object('user_ids', ou.users, 'direct', z.owner_user IS NOT NULL,
-                            'expires_at', routing_ts(z.expires_at)), z.at
-                    FROM z JOIN (SELECT o.session_id, jsonb_agg(o.user_id ORDER BY o.user_id) AS users FROM o GROUP BY o.session_id) ou
-                        ON ou.session_id = z.session_id
-                    UNION ALL
-                    SELECT z.tenant_id, z.session_id, 'waiting', jsonb_build_object('queue_id', z.queue_id, 'reason', 'no_eligible_member'), z.at
-                    FROM z
-                    WHERE cardinality(z.offer_to) = 0
-            )
-            SELECT z.idx, z.tenant_id, z.session_id, m.id AS message_id FROM z JOIN m ON m.session_id = z.session_id
-        LOOP
-            r_idx := r_idx || x.idx;
-            r_outcome := r_outcome || 'routed'::text;
-            r_tenant := r_tenant || x.tenant_id;
-            r_session := r_session || x.session_id;
-            r_message := r_message || x.message_id;
-            r_new := r_new || true;
-            r_reply := r_reply || NULL::uuid;
-            r_reply_body := r_reply_body || NULL::text;
-        END LOOP;
-    END IF;
-
-    -- A contact's first text to an agent who cannot take it now (away, sms off...): sessions
-    -- opened for the whole batch in the owner's personal queue, as routing_inbound opens one, then
-    -- each placed along the owner's fallback chain (routing_place), then the queue it ended in
-    -- told of the text.
-    IF EXISTS (SELECT 1 FROM unnest(v_new) AS n(idx) WHERE n.idx <> ALL (r_idx)) THEN
         WITH x AS (
-            SELECT i.*, a.tenant_id, n.direct, n.sms_user_id AS owner_user, c.id AS contact_id
+            SELECT i.*, a.tenant_id, n.direct, n.sms_user_id AS owner_user, n.sms_queue_id AS owner_queue,
+                   t.offer_timeout_seconds, c.id AS contact_id
             FROM unnest(v_items) i
             JOIN carrier_accounts a ON a.id = i.account_id
+            JOIN tenants t ON t.id = a.tenant_id
             JOIN LATERAL (
-                SELECT n.direct, n.sms_user_id FROM numbers n
+                SELECT n.direct, n.sms_user_id, n.sms_queue_id FROM numbers n
                 WHERE n.e164 = i.to_address AND n.carrier_account_id = a.id AND n.tenant_id = a.tenant_id LIMIT 1
             ) n ON true
             JOIN LATERAL (
                 SELECT c.id FROM contacts c WHERE c.address = i.from_address AND c.tenant_id = a.tenant_id LIMIT 1
             ) c ON true
-            WHERE i.idx = ANY (v_new) AND i.idx <> ALL (r_idx) AND n.sms_user_id IS NOT NULL
+            WHERE i.idx = ANY (v_new)
         ), ou AS (
             SELECT o.tenant_id, o.user_id, routing_personal_queue(o.tenant_id, o.user_id) AS queue_id
-            FROM (SELECT DISTINCT x.tenant_id, x.owner_user AS user_id FROM x) o
+            FROM (SELECT DISTINCT x.tenant_id, x.owner_user AS user_id FROM x WHERE x.owner_user IS NOT NULL) o
+            WHERE routing_ineligible_reason(o.tenant_id, o.user_id) IS NULL
+        ), oq AS (
+            SELECT o.tenant_id, o.queue_id, routing_eligible_members(o.tenant_id, o.queue_id) AS users
+            FROM (SELECT DISTINCT x.tenant_id, x.owner_queue AS queue_id FROM x WHERE x.owner_queue IS NOT NULL) o
+        ), y AS (
+            SELECT x.*, COALESCE(ou.queue_id, x.owner_queue) AS queue_id,
+                   CASE WHEN x.owner_user IS NOT NULL THEN ARRAY[x.owner_user] ELSE oq.users END AS offer_to,
+                   x.at + make_interval(secs => x.offer_timeout_seconds) AS expires_at
+            FROM x
+            LEFT JOIN ou ON ou.tenant_id = x.tenant_id AND ou.user_id = x.owner_user
+            LEFT JOIN oq ON oq.tenant_id = x.tenant_id AND oq.queue_id = x.owner_queue
+            WHERE x.owner_user IS NULL OR ou.user_id IS NOT NULL
         ), s AS (
-            INSERT INTO sessions (tenant_id, contact_id, number, type, owner_user_id, queue_id,
+            INSERT INTO sessions (tenant_id, contact_id, number, type, owner_user_id, owner_queue_id, queue_id,
                                   first_inbound_at, last_inbound_at, last_message_at, created_at, messages_in, first_message_in_at)
-                SELECT x.tenant_id, x.contact_id, x.to_address,
-                       CASE WHEN x.direct THEN 'Messaging Inbound (SMS Direct)' ELSE 'Messaging Inbound' END,
-                       x.owner_user, ou.queue_id, x.at, x.at, x.at, x.at, 1, x.at
-                FROM x JOIN ou ON ou.tenant_id = x.tenant_id AND ou.user_id = x.owner_user
-                ORDER BY x.tenant_id, x.contact_id, x.to_address
+                SELECT y.tenant_id, y.contact_id, y.to_address,
+                       CASE WHEN y.direct THEN 'Messaging Inbound (SMS Direct)' ELSE 'Messaging Inbound' END,
+                       y.owner_user, y.owner_queue, y.queue_id, y.at, y.at, y.at, y.at, 1, y.at
+                FROM y
+                ORDER BY y.tenant_id, y.contact_id, y.to_address
                 ON CONFLICT DO NOTHING
-                RETURNING id, tenant_id, contact_id, number
+                RETURNING id, tenant_id, contact_id, number, type
         ), z AS (
-            SELECT x.*, s.id AS session_id
-            FROM x JOIN s ON s.tenant_id = x.tenant_id AND s.contact_id = x.contact_id AND s.number = x.to_address
+            SELECT y.*, s.id AS session_id, s.type
+            FROM y JOIN s ON s.tenant_id = y.tenant_id AND s.contact_id = y.contact_id AND s.number = y.to_address
         ), m AS (
             INSERT INTO messages (tenant_id, session_id, direction, kind, from_address, to_address, body, media, segments, encoding,
                                   provider, carrier_message_id, status, created_at, status_changed_at)
@@ -349,43 +255,112 @@ BEGIN
                 FROM z
                 ORDER BY z.idx
                 RETURNING id, session_id
+        ), o AS (
+            INSERT INTO offers (tenant_id, session_id, user_id, direct, created_at, expires_at)
+                SELECT z.tenant_id, z.session_id, u, z.owner_user IS NOT NULL, z.at, z.expires_at
+                FROM z, unnest(z.offer_to) AS u
+                RETURNING id, session_id, user_id
+        ), e AS (
+            INSERT INTO events (tenant_id, user_id, queue_id, type, data, created_at)
+                SELECT z.tenant_id, o.user_id, NULL, 'session.offered', jsonb_build_object(
+                        'session_id', z.session_id, 'offer_id', o.id, 'type', z.type, 'queue_id', z.queue_id, 'number', z.to_address,
+                        'contact', z.from_address, 'direct', z.owner_user IS NOT NULL, 'expires_at', routing_ts(z.expires_at)), z.at
+                FROM z JOIN o ON o.session_id = z.session_id
+                UNION ALL
+                SELECT z.tenant_id, NULL, z.queue_id, 'message.received', jsonb_build_object(
+                        'session_id', z.session_id, 'message_id', m.id, 'contact', z.from_address, 'number', z.to_address,
+                        'body', z.body, 'created_at', routing_ts(z.at)), z.at
+                FROM z JOIN m ON m.session_id = z.session_id
         ), t AS (
             INSERT INTO session_events (tenant_id, session_id, kind, data, at)
-                SELECT z.tenant_id, z.session_id, 'created', jsonb_build_object('message_id', m.id, 'owner', jsonb_build_object('user_id', z.owner_user)), z.at
+                SELECT z.tenant_id, z.session_id, 'created', jsonb_build_object('message_id', m.id, 'owner',
+                        CASE WHEN z.owner_user IS NOT NULL THEN jsonb_build_object('user_id', z.owner_user)
+                             ELSE jsonb_build_object('queue_id', z.owner_queue) END), z.at
                 FROM z JOIN m ON m.session_id = z.session_id
+                UNION ALL
+                SELECT z.tenant_id, z.session_id, 'offered', jsonb_build_object('user_ids', ou.users, 'direct', z.owner_user IS NOT NULL,
+                        'expires_at', routing_ts(z.expires_at)), z.at
+                FROM z JOIN (SELECT o.session_id, jsonb_agg(o.user_id ORDER BY o.user_id) AS users FROM o GROUP BY o.session_id) ou
+                    ON ou.session_id = z.session_id
+                UNION ALL
+                SELECT z.tenant_id, z.session_id, 'waiting', jsonb_build_object('queue_id', z.queue_id, 'reason', 'no_eligible_member'), z.at
+                FROM z
+                WHERE cardinality(z.offer_to) = 0
+        )
+        SELECT v_results || COALESCE(array_agg(ROW(z.idx, 'routed', z.tenant_id, z.session_id, m.id, true, NULL, NULL)::routing_inbound_result), '{}')
+        INTO v_results
+        FROM z JOIN m ON m.session_id = z.session_id;
+    END IF;
+
+    -- A contact's first text to an agent who cannot take it now (away, sms off...): sessions
+    -- opened for the whole batch in the owner's personal queue, as routing_inbound opens one, then
+    -- each placed along the owner's fallback chain (routing_place), then the queue it ended in
+    -- told of the text.
+    IF EXISTS (SELECT 1 FROM unnest(v_new) AS n(idx) WHERE n.idx NOT IN (SELECT r.idx FROM unnest(v_results) r)) THEN
+        WITH x AS (
+        SELECT i.*, a.tenant_id, n.direct, n.sms_user_id AS owner_user, c.id AS contact_id
+        FROM unnest(v_items) i
+        JOIN carrier_accounts a ON a.id = i.account_id
+        JOIN LATERAL (
+            SELECT n.direct, n.sms_user_id FROM numbers n
+            WHERE n.e164 = i.to_address AND n.carrier_account_id = a.id AND n.tenant_id = a.tenant_id LIMIT 1
+        ) n ON true
+        JOIN LATERAL (
+            SELECT c.id FROM contacts c WHERE c.address = i.from_address AND c.tenant_id = a.tenant_id LIMIT 1
+        ) c ON true
+        WHERE i.idx = ANY (v_new) AND i.idx NOT IN (SELECT r.idx FROM unnest(v_results) r) AND n.sms_user_id IS NOT NULL
+        ), ou AS (
+        SELECT o.tenant_id, o.user_id, routing_personal_queue(o.tenant_id, o.user_id) AS queue_id
+        FROM (SELECT DISTINCT x.tenant_id, x.owner_user AS user_id FROM x) o
+        ), s AS (
+        INSERT INTO sessions (tenant_id, contact_id, number, type, owner_user_id, queue_id,
+                              first_inbound_at, last_inbound_at, last_message_at, created_at, messages_in, first_message_in_at)
+            SELECT x.tenant_id, x.contact_id, x.to_address,
+                   CASE WHEN x.direct THEN 'Messaging Inbound (SMS Direct)' ELSE 'Messaging Inbound' END,
+                   x.owner_user, ou.queue_id, x.at, x.at, x.at, x.at, 1, x.at
+            FROM x JOIN ou ON ou.tenant_id = x.tenant_id AND ou.user_id = x.owner_user
+            ORDER BY x.tenant_id, x.contact_id, x.to_address
+            ON CONFLICT DO NOTHING
+            RETURNING id, tenant_id, contact_id, number
+        ), z AS (
+        SELECT x.*, s.id AS session_id
+        FROM x JOIN s ON s.tenant_id = x.tenant_id AND s.contact_id = x.contact_id AND s.number = x.to_address
+        ), m AS (
+        INSERT INTO messages (tenant_id, session_id, direction, kind, from_address, to_address, body, media, segments, encoding,
+                              provider, carrier_message_id, status, created_at, status_changed_at)
+            SELECT z.tenant_id, z.session_id, 'in', 'text', z.from_address, z.to_address, z.body, z.media, z.segments, z.encoding,
+                   z.provider, z.carrier_message_id, 'received', z.at, z.at
+            FROM z
+            ORDER BY z.idx
+            RETURNING id, session_id
+        ), t AS (
+        INSERT INTO session_events (tenant_id, session_id, kind, data, at)
+            SELECT z.tenant_id, z.session_id, 'created', jsonb_build_object('message_id', m.id, 'owner', jsonb_build_object('user_id', z.owner_user)), z.at
+            FROM z JOIN m ON m.session_id = z.session_id
         )
         SELECT COALESCE(array_agg(z.idx ORDER BY z.session_id), '{}'), COALESCE(array_agg(z.session_id ORDER BY z.session_id), '{}'),
-               COALESCE(array_agg(m.id ORDER BY z.session_id), '{}')
-            INTO v_place_idx, v_place_session, v_place_message
-            FROM z JOIN m ON m.session_id = z.session_id;
+           COALESCE(array_agg(m.id ORDER BY z.session_id), '{}')
+        INTO v_place_idx, v_place_session, v_place_message
+        FROM z JOIN m ON m.session_id = z.session_id;
         IF cardinality(v_place_idx) > 0 THEN
-            PERFORM routing_place(s.tenant_id, s.id, 'owner', 'new_session', s.created_at)
-                FROM unnest(v_place_session) AS p(session_id) JOIN sessions s ON s.id = p.session_id
-                ORDER BY s.id;
-            FOR x IN
-                WITH p AS (
-                    SELECT p.idx, s.tenant_id, s.id AS session_id, s.queue_id, p.message_id
-                    FROM unnest(v_place_idx, v_place_session, v_place_message) AS p(idx, session_id, message_id)
-                    JOIN sessions s ON s.id = p.session_id
-                ), e AS (
-                    INSERT INTO events (tenant_id, user_id, queue_id, type, data, created_at)
-                        SELECT p.tenant_id, NULL, p.queue_id, 'message.received', jsonb_build_object(
-                                'session_id', p.session_id, 'message_id', p.message_id, 'contact', i.from_address, 'number', i.to_address,
-                                'body', i.body, 'created_at', routing_ts(i.at)), i.at
-                        FROM p JOIN unnest(v_items) i ON i.idx = p.idx
-                        ORDER BY p.idx
-                )
-                SELECT p.idx, p.tenant_id, p.session_id, p.message_id FROM p
-            LOOP
-                r_idx := r_idx || x.idx;
-                r_outcome := r_outcome || 'routed'::text;
-                r_tenant := r_tenant || x.tenant_id;
-                r_session := r_session || x.session_id;
-                r_message := r_message || x.message_id;
-                r_new := r_new || true;
-                r_reply := r_reply || NULL::uuid;
-                r_reply_body := r_reply_body || NULL::text;
-            END LOOP;
+        PERFORM routing_place(s.tenant_id, s.id, 'owner', 'new_session', s.created_at)
+            FROM unnest(v_place_session) AS p(session_id) JOIN sessions s ON s.id = p.session_id
+            ORDER BY s.id;
+            WITH p AS (
+                SELECT p.idx, s.tenant_id, s.id AS session_id, s.queue_id, p.message_id
+                FROM unnest(v_place_idx, v_place_session, v_place_message) AS p(idx, session_id, message_id)
+                JOIN sessions s ON s.id = p.session_id
+            ), e AS (
+                INSERT INTO events (tenant_id, user_id, queue_id, type, data, created_at)
+                    SELECT p.tenant_id, NULL, p.queue_id, 'message.received', jsonb_build_object(
+                            'session_id', p.session_id, 'message_id', p.message_id, 'contact', i.from_address, 'number', i.to_address,
+                            'body', i.body, 'created_at', routing_ts(i.at)), i.at
+                    FROM p JOIN unnest(v_items) i ON i.idx = p.idx
+                    ORDER BY p.idx
+            )
+            SELECT v_results || COALESCE(array_agg(ROW(p.idx, 'routed', p.tenant_id, p.session_id, p.message_id, true, NULL, NULL)::routing_inbound_result), '{}')
+            INTO v_results
+            FROM p;
         END IF;
     END IF;
 
@@ -394,27 +369,22 @@ BEGIN
     -- Everything else, one at a time, in lock order.
     SELECT COALESCE(array_agg(i.idx ORDER BY a.tenant_id, i.to_address, i.from_address, i.idx), '{}') INTO v_slow
         FROM unnest(v_items) i LEFT JOIN carrier_accounts a ON a.id = i.account_id
-        WHERE i.idx <> ALL (v_dup) AND i.idx <> ALL (r_idx);
+        WHERE i.idx <> ALL (v_dup) AND i.idx NOT IN (SELECT r.idx FROM unnest(v_results) r);
     FOREACH v_n IN ARRAY v_slow LOOP
         v_item := v_items[v_n + 1];
-        SELECT r.* INTO STRICT y FROM routing_inbound(v_item.account_id, v_item.provider, v_item.carrier_message_id, v_item.account_sid,
-            v_item.from_address, v_item.from_kind, v_item.to_address, v_item.body, v_item.media, v_item.segments, v_item.encoding,
-            v_item.keyword, p_opt_out_text, p_opt_in_text, p_help_text, v_item.at) r;
-        r_idx := r_idx || v_item.idx;
-        r_outcome := r_outcome || y.outcome;
-        r_tenant := r_tenant || y.tenant_id;
-        r_session := r_session || y.session_id;
-        r_message := r_message || y.message_id;
-        r_new := r_new || y.new_session;
-        r_reply := r_reply || y.reply_ids[1];
-        r_reply_body := r_reply_body || y.reply_bodies[1];
+        SELECT v_results || ROW(v_item.idx, r.outcome, r.tenant_id, r.session_id, r.message_id, r.new_session,
+                                r.reply_ids[1], r.reply_bodies[1])::routing_inbound_result
+            INTO STRICT v_results
+            FROM routing_inbound(v_item.account_id, v_item.provider, v_item.carrier_message_id, v_item.account_sid,
+                v_item.from_address, v_item.from_kind, v_item.to_address, v_item.body, v_item.media, v_item.segments, v_item.encoding,
+                v_item.keyword, p_opt_out_text, p_opt_in_text, p_help_text, v_item.at) r;
     END LOOP;
     -- routing_inbound sets its own time on the session; a text of the batch that came later may
     -- have gone before it.
     IF cardinality(v_slow) > 0 THEN
         UPDATE sessions s SET last_message_at = GREATEST(s.last_message_at, g.at), last_inbound_at = GREATEST(s.last_inbound_at, g.at)
             FROM (SELECT r.session_id, max(i.at) AS at
-                  FROM unnest(r_idx, r_session) AS r(idx, session_id) JOIN unnest(v_items) i ON i.idx = r.idx
+                  FROM unnest(v_results) r JOIN unnest(v_items) i ON i.idx = r.idx
                   WHERE r.session_id IS NOT NULL
                   GROUP BY r.session_id) g
             WHERE s.id = g.session_id AND (s.last_inbound_at < g.at OR s.last_message_at < g.at);
@@ -423,8 +393,7 @@ BEGIN
     RETURN QUERY
         SELECT r.idx, r.outcome, r.tenant_id, r.session_id, r.message_id, r.new_session, r.reply_id, r.reply_body,
                d.level, d.enabled, d.hours, d.message, d.timezone, st.deflected_period, st.last_agent_reply_at
-        FROM unnest(r_idx, r_outcome, r_tenant, r_session, r_message, r_new, r_reply, r_reply_body)
-            AS r(idx, outcome, tenant_id, session_id, message_id, new_session, reply_id, reply_body)
+        FROM unnest(v_results) r
         LEFT JOIN sessions st ON r.outcome = 'routed' AND st.id = r.session_id
         LEFT JOIN LATERAL deflection_effective(r.tenant_id, st.owner_user_id, NULL, st.owner_queue_id) d ON st.id IS NOT NULL
         UNION ALL
