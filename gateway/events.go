@@ -61,22 +61,33 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 
 	heartbeat := time.NewTicker(s.cfg.EventHeartbeat)
 	defer heartbeat.Stop()
+	// Events already waiting go out together, with one flush; written is what the next flush
+	// sends.
+	var written []routing.StreamEvent
+	events := sub.Events()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case ev, ok := <-sub.Events():
+		case ev, ok := <-events:
 			if !ok {
 				s.streamEnded(ctx, p.UserID, sub.Err())
 				return
 			}
-			if out.event(ev) != nil {
+			written = append(written, ev)
+			if out.event(ev, len(events) == 0) != nil {
 				return
 			}
-			// Only now has the event left the server: an offer counts as delivered.
-			if err := sub.Delivered(ctx, ev); err != nil && ctx.Err() == nil {
-				s.log.WarnContext(ctx, "record offer delivery", "user_id", p.UserID, "event_id", ev.ID, "err", err)
+			if len(events) > 0 {
+				continue
 			}
+			// Only now have the events left the server: an offer counts as delivered.
+			for _, ev := range written {
+				if err := sub.Delivered(ctx, ev); err != nil && ctx.Err() == nil {
+					s.log.WarnContext(ctx, "record offer delivery", "user_id", p.UserID, "event_id", ev.ID, "err", err)
+				}
+			}
+			written = written[:0]
 		case <-heartbeat.C:
 			if out.write([]byte(": heartbeat\n\n")) != nil {
 				return
@@ -114,15 +125,16 @@ func lastEventID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
-// sseWriter writes Server-Sent Events and flushes each one.
+// sseWriter writes Server-Sent Events and flushes them.
 type sseWriter struct {
 	w   http.ResponseWriter
 	rc  *http.ResponseController
 	buf bytes.Buffer
 }
 
-// event writes one event: its id, its type and its data on one line.
-func (o *sseWriter) event(ev routing.StreamEvent) error {
+// event writes one event: its id, its type and its data on one line; flush sends it, with
+// those written before it.
+func (o *sseWriter) event(ev routing.StreamEvent, flush bool) error {
 	o.buf.Reset()
 	o.buf.WriteString("id: ")
 	o.buf.WriteString(strconv.FormatInt(ev.ID, 10))
@@ -142,14 +154,18 @@ func (o *sseWriter) event(ev routing.StreamEvent) error {
 		o.buf.WriteString("\n")
 	}
 	o.buf.WriteString("\n")
-	return o.write(o.buf.Bytes())
+	return o.send(o.buf.Bytes(), flush)
 }
 
-// write sends b and flushes it, within streamWriteTimeout. Each write moves the deadline, so
-// the server's WriteTimeout, meant for whole ordinary responses, does not end a stream.
-func (o *sseWriter) write(b []byte) error {
+// write sends b and flushes it.
+func (o *sseWriter) write(b []byte) error { return o.send(b, true) }
+
+// send writes b, and flushes it with anything written before when flush is set, within
+// streamWriteTimeout. Each write moves the deadline, so the server's WriteTimeout, meant for
+// whole ordinary responses, does not end a stream.
+func (o *sseWriter) send(b []byte, flush bool) error {
 	o.rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)) //nolint:errcheck // writers without deadlines cannot time out
-	if _, err := o.w.Write(b); err != nil {
+	if _, err := o.w.Write(b); err != nil || !flush {
 		return err
 	}
 	return o.rc.Flush()

@@ -33,7 +33,7 @@ func FuzzSSEWriter_DataCannotBreakOutOfItsEvent(f *testing.F) {
 		rec := httptest.NewRecorder()
 		out := &sseWriter{w: rec, rc: http.NewResponseController(rec)}
 		ev := routing.StreamEvent{ID: id, Type: routing.EventSessionOffered, Data: json.RawMessage(data)}
-		if err := out.event(ev); err != nil {
+		if err := out.event(ev, true); err != nil {
 			t.Fatalf("write: %v", err)
 		}
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"directsms/directory"
 	"directsms/gateway"
@@ -403,33 +404,45 @@ func TestEvents_OutOfOrderCommitsAreNotLost(t *testing.T) {
 	}
 }
 
-func TestEvents_StreamedOfferIsRecordedAsDelivered(t *testing.T) {
+// Offers published together reach the stream together, written with one flush; each is
+// recorded as delivered once that flush has sent it.
+func TestEvents_StreamedOffersAreRecordedAsDelivered(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ann, key := e.agent(e.tenantID, "ann")
 	now := time.Now()
-	contact := e.insertID(`INSERT INTO contacts (tenant_id, address, kind, created_at) VALUES ($1, '+14155550123', 'number', $2) RETURNING id`, e.tenantID, now)
-	session := e.insertID(`INSERT INTO sessions (tenant_id, contact_id, number, type, last_message_at, created_at)
-		VALUES ($1, $2, '+14155550100', 'Messaging Inbound (SMS Direct)', $3, $3) RETURNING id`, e.tenantID, contact, now)
-	offer := e.insertID(`INSERT INTO offers (tenant_id, session_id, user_id, direct, created_at, expires_at)
-		VALUES ($1, $2, $3, true, $4, $5) RETURNING id`, e.tenantID, session, ann, now, now.Add(time.Minute))
+	const burst = 100
+	offers := make([]string, burst)
+	events := make([]routing.Event, burst)
+	for i := range offers {
+		contact := e.insertID(`INSERT INTO contacts (tenant_id, address, kind, created_at) VALUES ($1, $2, 'number', $3) RETURNING id`,
+			e.tenantID, fmt.Sprintf("+1415556%04d", i), now)
+		session := e.insertID(`INSERT INTO sessions (tenant_id, contact_id, number, type, last_message_at, created_at)
+			VALUES ($1, $2, '+14155550100', 'Messaging Inbound (SMS Direct)', $3, $3) RETURNING id`, e.tenantID, contact, now)
+		offers[i] = e.insertID(`INSERT INTO offers (tenant_id, session_id, user_id, direct, created_at, expires_at)
+			VALUES ($1, $2, $3, true, $4, $5) RETURNING id`, e.tenantID, session, ann, now, now.Add(time.Minute))
+		events[i] = routing.Event{TenantID: e.tenantID, UserID: ann, Type: routing.EventSessionOffered,
+			Data: map[string]any{"offer_id": offers[i], "session_id": session}}
+	}
 	s := openStream(t, e.srv.URL, key, "", nil)
 
-	publish(t, e.db, routing.Event{TenantID: e.tenantID, UserID: ann, Type: routing.EventSessionOffered, Data: map[string]any{"offer_id": offer, "session_id": session}})
-	if got := s.next(); got.Type != "session.offered" || !strings.Contains(got.Data, offer) {
-		t.Fatalf("got %+v, want the offer", got)
+	publish(t, e.db, events...)
+	for i, offer := range offers {
+		if got := s.next(); got.Type != "session.offered" || !strings.Contains(got.Data, offer) {
+			t.Fatalf("event %d: got %+v, want offer %s", i, got, offer)
+		}
 	}
 	deadline := time.Now().Add(streamWait)
 	for {
-		var delivered bool
-		if err := e.db.Get(&delivered, `SELECT delivered_at IS NOT NULL FROM offers WHERE id = $1`, offer); err != nil {
-			t.Fatalf("read offer: %v", err)
+		var delivered int
+		if err := e.db.Get(&delivered, `SELECT count(*) FROM offers WHERE id = ANY($1) AND delivered_at IS NOT NULL`, pq.Array(offers)); err != nil {
+			t.Fatalf("read offers: %v", err)
 		}
-		if delivered {
+		if delivered == burst {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("offer delivered_at still null %s after it was streamed", streamWait)
+			t.Fatalf("%d of %d offers marked delivered %s after they were streamed", delivered, burst, streamWait)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -707,7 +707,7 @@ func (h *Hub) Subscribe(ctx context.Context, aud Audience, afterID int64) (*Subs
 	s := &Subscription{
 		hub: h, aud: Audience{TenantID: aud.TenantID, UserID: aud.UserID}, connID: connID, connectedAt: now,
 		afterID: afterID, ctx: sctx, cancel: cancel,
-		out: make(chan StreamEvent), wake: make(chan struct{}, 1),
+		out: make(chan StreamEvent, outBuffer), wake: make(chan struct{}, 1),
 	}
 	h.mu.Lock()
 	if h.stopped {
@@ -757,9 +757,11 @@ type Subscription struct {
 	afterID     int64
 	ctx         context.Context
 	cancel      context.CancelCauseFunc
-	out         chan StreamEvent
-	wake        chan struct{}
-	cleanOnce   sync.Once
+	// out holds up to outBuffer events ready for the client, so a stream writing a burst can
+	// see that more are waiting and send them with one flush.
+	out       chan StreamEvent
+	wake      chan struct{}
+	cleanOnce sync.Once
 	// startAt is the watermark when it joined: resumed reads go up to it, live ones come after.
 	// Set before pump starts, never changed.
 	startAt int64
@@ -843,6 +845,9 @@ func (s *Subscription) push(ev StreamEvent) {
 	default:
 	}
 }
+
+// outBuffer is how many events a subscription holds ready for its client beyond those pending.
+const outBuffer = 64
 
 // pump sends what the subscriber missed, then what the hub queues for it, in id order.
 func (s *Subscription) pump() {
