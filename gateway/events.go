@@ -82,10 +82,8 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			// Only now have the events left the server: an offer counts as delivered.
-			for _, ev := range written {
-				if err := sub.Delivered(ctx, ev); err != nil && ctx.Err() == nil {
-					s.log.WarnContext(ctx, "record offer delivery", "user_id", p.UserID, "event_id", ev.ID, "err", err)
-				}
+			if err := sub.Delivered(ctx, written...); err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "record offer delivery", "user_id", p.UserID, "events", len(written), "err", err)
 			}
 			written = written[:0]
 		case <-heartbeat.C:

@@ -106,8 +106,8 @@ const (
 	sqlDeleteStaleConnections = `DELETE FROM client_connections WHERE last_seen_at < $1`
 	sqlSelectHasConnection    = `SELECT EXISTS (SELECT 1 FROM client_connections
 		WHERE tenant_id = $1 AND user_id = $2 AND last_seen_at > $3)`
-	sqlMarkOfferDelivered = `UPDATE offers SET delivered_at = $4
-		WHERE tenant_id = $1 AND id = $2 AND user_id = $3 AND status = 'pending' AND delivered_at IS NULL`
+	sqlMarkOffersDelivered = `UPDATE offers SET delivered_at = $4
+		WHERE tenant_id = $1 AND id = ANY($2) AND user_id = $3 AND status = 'pending' AND delivered_at IS NULL`
 )
 
 // Hub fans the events of every process out to this process's subscribers. Build it with
@@ -793,19 +793,26 @@ func (s *Subscription) Close() {
 	s.cleanup()
 }
 
-// Delivered records that ev reached the subscriber's client: for a session.offered event
-// carrying an offer_id of this user, the offer's delivered_at. Other events need nothing.
-func (s *Subscription) Delivered(ctx context.Context, ev StreamEvent) error {
-	if ev.Type != EventSessionOffered {
+// Delivered records that evs reached the subscriber's client: for each session.offered event
+// carrying an offer_id of this user, the offer's delivered_at, all in one statement. Other
+// events need nothing.
+func (s *Subscription) Delivered(ctx context.Context, evs ...StreamEvent) error {
+	var offers []string
+	for _, ev := range evs {
+		if ev.Type != EventSessionOffered {
+			continue
+		}
+		var data struct {
+			OfferID string `json:"offer_id"`
+		}
+		if json.Unmarshal(ev.Data, &data) == nil && isUUID(data.OfferID) {
+			offers = append(offers, data.OfferID)
+		}
+	}
+	if len(offers) == 0 {
 		return nil
 	}
-	var data struct {
-		OfferID string `json:"offer_id"`
-	}
-	if err := json.Unmarshal(ev.Data, &data); err != nil || data.OfferID == "" {
-		return nil //nolint:nilerr // an offered event without an offer id has nothing to record
-	}
-	_, err := MarkOfferDelivered(ctx, s.hub.db, s.aud.TenantID, s.aud.UserID, data.OfferID, s.hub.now())
+	_, err := markOffersDelivered(ctx, s.hub.db, s.aud.TenantID, s.aud.UserID, offers, s.hub.now())
 	return err
 }
 
@@ -924,18 +931,28 @@ func (s *Subscription) send(ev StreamEvent) bool {
 // delivered_at when the offer is the user's, still pending and not yet marked, and reports
 // whether it did. The unresponsive rule reads it.
 func MarkOfferDelivered(ctx context.Context, db sqlx.ExecerContext, tenantID, userID, offerID string, now time.Time) (bool, error) {
-	if !isUUID(offerID) || !isUUID(tenantID) || !isUUID(userID) {
+	if !isUUID(offerID) {
 		return false, fmt.Errorf("mark offer %q delivered: not a uuid", offerID)
 	}
-	res, err := db.ExecContext(ctx, sqlMarkOfferDelivered, tenantID, offerID, userID, now)
+	n, err := markOffersDelivered(ctx, db, tenantID, userID, []string{offerID}, now)
+	return n == 1, err
+}
+
+// markOffersDelivered is MarkOfferDelivered for several offers of one user, which must be
+// uuids; it answers how many it marked.
+func markOffersDelivered(ctx context.Context, db sqlx.ExecerContext, tenantID, userID string, offerIDs []string, now time.Time) (int64, error) {
+	if !isUUID(tenantID) || !isUUID(userID) {
+		return 0, fmt.Errorf("mark offers of %q delivered: not a uuid", userID)
+	}
+	res, err := db.ExecContext(ctx, sqlMarkOffersDelivered, tenantID, pq.Array(offerIDs), userID, now)
 	if err != nil {
-		return false, fmt.Errorf("mark offer %s delivered: %w", offerID, err)
+		return 0, fmt.Errorf("mark %d offers of %s delivered: %w", len(offerIDs), userID, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return false, fmt.Errorf("mark offer %s delivered: %w", offerID, err)
+		return 0, fmt.Errorf("mark %d offers of %s delivered: %w", len(offerIDs), userID, err)
 	}
-	return n == 1, nil
+	return n, nil
 }
 
 // HasConnectedClient reports whether the user has an event-stream client connected to any

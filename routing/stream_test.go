@@ -742,22 +742,26 @@ func TestMarkOfferDelivered_OnlyThePendingUnmarkedOfferOfThatUser(t *testing.T) 
 	}
 }
 
-func TestSubscription_DeliveredMarksTheOfferOfASessionOfferedEvent(t *testing.T) {
+func TestSubscription_DeliveredMarksTheOffersOfSessionOfferedEvents(t *testing.T) {
 	t.Parallel()
 	f := newStreamDB(t)
 	acme := f.tenant("Acme")
 	ann := f.user(acme, "ann")
-	offer := f.offer(acme, ann)
+	first, second := f.offer(acme, ann), f.offer(acme, ann)
 	h := f.hub(nil)
 	s := subscribe(t, h, Audience{TenantID: acme, UserID: ann}, 0)
 
-	f.publish(Event{TenantID: acme, UserID: ann, Type: EventSessionOffered, Data: map[string]any{"offer_id": offer, "session_id": "x"}})
-	ev := next(t, s)
-	if err := s.Delivered(context.Background(), ev); err != nil {
+	f.publish(
+		Event{TenantID: acme, UserID: ann, Type: EventSessionOffered, Data: map[string]any{"offer_id": first, "session_id": "x"}},
+		Event{TenantID: acme, UserID: ann, Type: EventMessageReceived, Data: map[string]any{"offer_id": "not an offer"}},
+		Event{TenantID: acme, UserID: ann, Type: EventSessionOffered, Data: map[string]any{"offer_id": second, "session_id": "y"}},
+	)
+	evs := []StreamEvent{next(t, s), next(t, s), next(t, s)}
+	if err := s.Delivered(context.Background(), evs...); err != nil {
 		t.Fatalf("delivered: %v", err)
 	}
-	var delivered bool
-	if err := f.db.Get(&delivered, `SELECT delivered_at IS NOT NULL FROM offers WHERE id = $1`, offer); err != nil || !delivered {
-		t.Fatalf("got delivered %v, %v, want true", delivered, err)
+	var delivered int
+	if err := f.db.Get(&delivered, `SELECT count(*) FROM offers WHERE id IN ($1, $2) AND delivered_at IS NOT NULL`, first, second); err != nil || delivered != 2 {
+		t.Fatalf("got %d offers delivered, %v, want both", delivered, err)
 	}
 }
