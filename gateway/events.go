@@ -61,9 +61,15 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 
 	heartbeat := time.NewTicker(s.cfg.EventHeartbeat)
 	defer heartbeat.Stop()
-	// Events already waiting go out together, with one flush; written is what the next flush
-	// sends.
+	// Events already waiting go out together, with one flush. written is what the next flush
+	// sends; only once it has left the server does an offer among it count as delivered.
 	var written []routing.StreamEvent
+	delivered := func() {
+		if err := sub.Delivered(ctx, written...); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "record offer delivery", "user_id", p.UserID, "events", len(written), "err", err)
+		}
+		written = written[:0]
+	}
 	events := sub.Events()
 	for {
 		select {
@@ -75,21 +81,18 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			written = append(written, ev)
-			if out.event(ev, len(events) == 0) != nil {
+			flush := len(events) == 0
+			if out.event(ev, flush) != nil {
 				return
 			}
-			if len(events) > 0 {
-				continue
+			if flush {
+				delivered()
 			}
-			// Only now have the events left the server: an offer counts as delivered.
-			if err := sub.Delivered(ctx, written...); err != nil && ctx.Err() == nil {
-				s.log.WarnContext(ctx, "record offer delivery", "user_id", p.UserID, "events", len(written), "err", err)
-			}
-			written = written[:0]
 		case <-heartbeat.C:
 			if out.write([]byte(": heartbeat\n\n")) != nil {
 				return
 			}
+			delivered()
 		}
 	}
 }
