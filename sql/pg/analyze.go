@@ -11,12 +11,14 @@ import (
 // before AnalyzeGrown looks at it.
 const AnalyzeMinChanges = 200
 
-// sqlGrownTables lists the tables of the current schema whose changed rows since their last
-// ANALYZE outnumber the rows that ANALYZE counted (none, if never analyzed).
+// sqlGrownTables lists the tables of the current schema, that the connection's role may
+// analyze, whose changed rows since their last ANALYZE outnumber the rows that ANALYZE counted
+// (none, if never analyzed).
 const sqlGrownTables = `SELECT quote_ident(s.schemaname) || '.' || quote_ident(s.relname)
 	FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
 	WHERE s.schemaname = current_schema() AND s.n_mod_since_analyze >= $1
 	  AND s.n_mod_since_analyze > GREATEST(c.reltuples, 0)
+	  AND pg_has_role(c.relowner, 'USAGE')
 	ORDER BY s.relname`
 
 // AnalyzeGrown analyzes the tables that have grown past twice their size at their last ANALYZE
