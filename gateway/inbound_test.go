@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -751,6 +752,7 @@ func TestTwilioWebhook_MalformedBodiesStoreNothing(t *testing.T) {
 type telnyxWorld struct {
 	*inboundWorld
 	fake *fakecarrier.Fake
+	key  ed25519.PrivateKey
 }
 
 func newTelnyxWorld(t *testing.T, clock func() time.Time) *telnyxWorld {
@@ -769,7 +771,7 @@ func newTelnyxWorld(t *testing.T, clock func() time.Time) *telnyxWorld {
 		t.Fatalf("create telnyx account: %v", err)
 	}
 	w.e.agentNumber(w.e.tenantID, acct.ID, w.ann, "+14155550140")
-	return &telnyxWorld{inboundWorld: w, fake: fake}
+	return &telnyxWorld{inboundWorld: w, fake: fake, key: priv}
 }
 
 func TestTelnyxWebhook_RoutesVerifiedTexts(t *testing.T) {
@@ -833,6 +835,38 @@ func TestTelnyxWebhook_Signature(t *testing.T) {
 		if n := x.e.stored(); n != 0 {
 			t.Errorf("got %d stored texts, want none", n)
 		}
+	}
+}
+
+// sign signs body now as Telnyx signs a webhook, with the world's key.
+func (w *telnyxWorld) sign(body []byte) http.Header {
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	sig := ed25519.Sign(w.key, append([]byte(ts+"|"), body...))
+	return http.Header{"Content-Type": {"application/json"}, telnyx.TimestampHeader: {ts},
+		telnyx.SignatureHeader: {base64.StdEncoding.EncodeToString(sig)}}
+}
+
+// A message id JSON can carry but PostgreSQL cannot store (a NUL) is a malformed webhook, signed
+// or not: 400 naming the field, nothing stored.
+func TestTelnyxWebhook_UnstorableMessageIDIsRefused(t *testing.T) {
+	t.Parallel()
+	w := newTelnyxWorld(t, time.Now)
+	body, _ := w.fake.TelnyxInbound(w.contact, "+14155550140", "hello")
+	var event map[string]any
+	if err := json.Unmarshal(body, &event); err != nil {
+		t.Fatal(err)
+	}
+	event["data"].(map[string]any)["payload"].(map[string]any)["id"] = "m\x00x"
+	body, err := json.Marshal(event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := w.e.postWithHeaders("/webhooks/telnyx", body, w.sign(body))
+	if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "data.payload.id") {
+		t.Errorf("got %d %s, want 400 naming data.payload.id", r.Status, r.Body)
+	}
+	if n := w.e.stored(); n != 0 {
+		t.Errorf("got %d stored texts, want none", n)
 	}
 }
 

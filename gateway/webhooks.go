@@ -159,7 +159,11 @@ func (s *Server) telnyxSigner(r *http.Request, number, ts string, body []byte, s
 // short code or sender id; To that is not a number is kept as sent (it will be unrouted). Text
 // PostgreSQL cannot store (invalid UTF-8, NUL) is refused as malformed.
 func (s *Server) inboundText(acct routing.WebhookAccount, p routing.Provider, messageID, accountSID, from, to, body string, media []routing.Media) (routing.Inbound, error) {
-	for _, f := range []struct{ name, value string }{{"From", from}, {"To", to}, {"Body", body}} {
+	idField := "MessageSid"
+	if p == routing.ProviderTelnyx {
+		idField = "data.payload.id"
+	}
+	for _, f := range []struct{ name, value string }{{idField, messageID}, {"AccountSid", accountSID}, {"From", from}, {"To", to}, {"Body", body}} {
 		if !storable(f.value) {
 			return routing.Inbound{}, apperr.BadRequest(f.name, f.name+" is not valid UTF-8 text")
 		}
