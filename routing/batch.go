@@ -107,3 +107,42 @@ func (b *batcher[I, R]) lead() {
 		jobs[i].done <- out
 	}
 }
+
+// runOrAlone runs items as one batch with run, which answers one result per item, in their
+// order. A batch that fails is run again one item at a time, so that one item's fault is only
+// that item's.
+func runOrAlone[I, R any](ctx context.Context, items []I, run func(context.Context, []I) ([]R, error)) []outcome[R] {
+	out := make([]outcome[R], len(items))
+	res, err := run(ctx, items)
+	switch {
+	case err == nil:
+		for i, r := range res {
+			out[i] = outcome[R]{res: r}
+		}
+	case len(items) > 1 && ctx.Err() == nil:
+		for i, item := range items {
+			one, err := run(ctx, []I{item})
+			if err != nil {
+				out[i] = outcome[R]{err: err}
+				continue
+			}
+			out[i] = outcome[R]{res: one[0]}
+		}
+	default:
+		for i := range out {
+			out[i] = outcome[R]{err: err}
+		}
+	}
+	return out
+}
+
+// retried calls try until it succeeds, fails with an error again refuses, has been tried
+// batchRetries times more, or ctx ends; it answers try's last answer.
+func retried[T any](ctx context.Context, again func(error) bool, try func() (T, error)) (T, error) {
+	for attempt := 0; ; attempt++ {
+		res, err := try()
+		if err == nil || !again(err) || attempt == batchRetries || ctx.Err() != nil {
+			return res, err
+		}
+	}
+}

@@ -199,31 +199,9 @@ func newInboundItem(in Inbound, at time.Time) (*inboundItem, error) {
 }
 
 // inboundBatch stores and routes a batch of texts in one transaction and answers their results
-// in the same order. A batch that deadlocks with another, or that met a copy of one of its texts
-// committed by another request meanwhile, is run again; one that fails otherwise (one text's
-// fault) is run again one text at a time, so that each text gets its own answer.
+// in the same order (see runOrAlone).
 func (s *Service) inboundBatch(ctx context.Context, items []*inboundItem) []outcome[Result] {
-	out := make([]outcome[Result], len(items))
-	rows, err := s.inboundRun(ctx, items)
-	switch {
-	case err == nil:
-		for _, r := range rows {
-			out[r.Idx] = outcome[Result]{res: r.result()}
-		}
-	case len(items) > 1 && ctx.Err() == nil:
-		for i, item := range items {
-			one, err := s.inboundRun(ctx, []*inboundItem{item})
-			if err != nil {
-				out[i] = outcome[Result]{err: err}
-				continue
-			}
-			out[i] = outcome[Result]{res: one[0].result()}
-		}
-	default:
-		for i := range out {
-			out[i] = outcome[Result]{err: err}
-		}
-	}
+	out := runOrAlone(ctx, items, s.inboundRun)
 	for _, o := range out {
 		if o.err == nil && o.res.Outcome == OutcomeRouted {
 			s.notifier.wake()
@@ -233,9 +211,10 @@ func (s *Service) inboundBatch(ctx context.Context, items []*inboundItem) []outc
 	return out
 }
 
-// inboundRun runs one batch, again after a deadlock or a copy committed meanwhile. A lone text
-// whose copy another request committed first answers OutcomeDuplicate.
-func (s *Service) inboundRun(ctx context.Context, items []*inboundItem) ([]inboundRow, error) {
+// inboundRun stores and routes one batch. A batch that deadlocks with another, or that met a
+// copy of one of its texts committed by another request meanwhile, runs again: its duplicate
+// check then finds the copy.
+func (s *Service) inboundRun(ctx context.Context, items []*inboundItem) ([]Result, error) {
 	replies := false
 	for i, item := range items {
 		item.Idx = i
@@ -246,36 +225,41 @@ func (s *Service) inboundRun(ctx context.Context, items []*inboundItem) ([]inbou
 		return nil, fmt.Errorf("encode batch: %w", err)
 	}
 	args := []any{string(payload), OptOutText, OptInText, HelpText}
-	for attempt := 0; ; attempt++ {
+	again := func(err error) bool {
+		return pg.IsRetryable(err) || pg.IsViolation(err, "messages_carrier_message_key")
+	}
+	rows, err := retried(ctx, again, func() ([]inboundRow, error) {
 		var rows []inboundRow
-		if replies {
-			err = pg.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-				if err := tx.SelectContext(ctx, &rows, sqlRouteInboundBatch, args...); err != nil {
-					return err
-				}
-				return countReplySegments(ctx, tx, rows)
-			})
-		} else {
+		if !replies {
 			// Without a keyword there is no reply to count: one statement in autocommit, one
 			// round trip.
-			err = s.db.SelectContext(ctx, &rows, sqlRouteInboundBatch, args...)
+			err := s.db.SelectContext(ctx, &rows, sqlRouteInboundBatch, args...)
+			return rows, err
 		}
-		if err == nil && len(rows) != len(items) {
-			return nil, fmt.Errorf("route %d texts: got %d answers", len(items), len(rows))
-		}
-		if err == nil {
-			return rows, nil
-		}
-		lostCopy := pg.IsViolation(err, "messages_carrier_message_key")
-		if lostCopy && len(items) == 1 {
-			return []inboundRow{{Outcome: string(OutcomeDuplicate)}}, nil
-		}
-		// A copy another request committed while the batch waited for it is found by the
-		// batch's duplicate check when the batch runs again.
-		if !(pg.IsRetryable(err) || lostCopy) || attempt == batchRetries || ctx.Err() != nil {
-			return nil, fmt.Errorf("route %d texts: %w", len(items), err)
-		}
+		err := pg.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+			if err := tx.SelectContext(ctx, &rows, sqlRouteInboundBatch, args...); err != nil {
+				return err
+			}
+			return countReplySegments(ctx, tx, rows)
+		})
+		return rows, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("route %d texts: %w", len(items), err)
 	}
+	out := make([]Result, len(items))
+	seen := make([]bool, len(items))
+	for _, r := range rows {
+		if r.Idx < 0 || r.Idx >= len(items) || seen[r.Idx] {
+			return nil, fmt.Errorf("route %d texts: answer for text %d is out of place", len(items), r.Idx)
+		}
+		seen[r.Idx] = true
+		out[r.Idx] = r.result()
+	}
+	if len(rows) != len(items) {
+		return nil, fmt.Errorf("route %d texts: got %d answers", len(items), len(rows))
+	}
+	return out, nil
 }
 
 // countReplySegments counts the segments of the replies to keywords a batch queued, in the

@@ -35,13 +35,16 @@ type queueResult struct {
 	Refusal  string `db:"refusal"`
 }
 
-// queueBatch queues items in one transaction and answers their outcomes in the same order.
-// Items are run sorted by tenant, contact, number and session, so that concurrent batches
-// take the locks of contacts and sessions in one order; a deadlock that happens anyway, or a
-// lost Idempotency-Key race, runs the batch again. A batch that fails otherwise is run again
-// one text at a time, so that one text's fault is only that text's.
+// queueBatch queues items in one transaction and answers their outcomes in the same order
+// (see runOrAlone).
 func (o *Outbound) queueBatch(ctx context.Context, items []*queueItem) []outcome[queueResult] {
-	out := make([]outcome[queueResult], len(items))
+	return runOrAlone(ctx, items, o.queueRun)
+}
+
+// queueRun queues one batch. Items are run sorted by tenant, contact, number and session, so
+// that concurrent batches take the locks of contacts and sessions in one order; a deadlock that
+// happens anyway, or a lost Idempotency-Key race, runs the batch again.
+func (o *Outbound) queueRun(ctx context.Context, items []*queueItem) ([]queueResult, error) {
 	order := make([]int, len(items))
 	for i := range order {
 		order[i] = i
@@ -54,47 +57,25 @@ func (o *Outbound) queueBatch(ctx context.Context, items []*queueItem) []outcome
 	for i, idx := range order {
 		sorted[i] = items[idx]
 	}
-	rows, err := o.queueSorted(ctx, sorted)
-	switch {
-	case err == nil:
-		for _, r := range rows {
-			out[order[r.Idx]] = outcome[queueResult]{res: r}
-		}
-	case len(items) > 1 && ctx.Err() == nil:
-		for i, item := range items {
-			one, err := o.queueSorted(ctx, []*queueItem{item})
-			if err != nil {
-				out[i] = outcome[queueResult]{err: err}
-				continue
-			}
-			out[i] = outcome[queueResult]{res: one[0]}
-		}
-	default:
-		for i := range out {
-			out[i] = outcome[queueResult]{err: err}
-		}
-	}
-	return out
-}
-
-// queueSorted runs one batch, again after a deadlock or a lost key race.
-func (o *Outbound) queueSorted(ctx context.Context, items []*queueItem) ([]queueResult, error) {
-	payload, err := json.Marshal(items)
+	payload, err := json.Marshal(sorted)
 	if err != nil {
 		return nil, fmt.Errorf("encode batch: %w", err)
 	}
-	for attempt := 0; ; attempt++ {
+	again := func(err error) bool { return pg.IsRetryable(err) || pg.IsViolation(err, "idempotency_keys_pkey") }
+	rows, err := retried(ctx, again, func() ([]queueResult, error) {
 		var rows []queueResult
 		err := o.db.SelectContext(ctx, &rows, sqlQueueTexts, string(payload), o.now())
-		if err == nil && len(rows) != len(items) {
-			return nil, fmt.Errorf("queue %d texts: got %d answers", len(items), len(rows))
-		}
-		if err == nil {
-			return rows, nil
-		}
-		retry := pg.IsRetryable(err) || pg.IsViolation(err, "idempotency_keys_pkey")
-		if !retry || attempt == batchRetries || ctx.Err() != nil {
-			return nil, fmt.Errorf("queue %d texts: %w", len(items), err)
-		}
+		return rows, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue %d texts: %w", len(items), err)
 	}
+	if len(rows) != len(items) {
+		return nil, fmt.Errorf("queue %d texts: got %d answers", len(items), len(rows))
+	}
+	out := make([]queueResult, len(items))
+	for _, r := range rows {
+		out[order[r.Idx]] = r
+	}
+	return out, nil
 }
