@@ -110,7 +110,7 @@ DECLARE
     v_fast_idx integer[];
     v_fast_session uuid[];
     v_new integer[];
-    v_place_idx integer[];
+    v_place_idx integer[] := '{}';
     v_place_session uuid[];
     v_place_message uuid[];
     v_slow integer[];
@@ -194,10 +194,12 @@ BEGIN
         FROM f JOIN s ON s.id = f.session_id JOIN m ON m.provider = f.provider AND m.carrier_message_id = f.carrier_message_id;
     END IF;
 
-    -- A contact's first text to a number, the only one of the pair in the batch, to an owner who
-    -- can take it (an available agent, or a queue): sessions opened, offered and told for the
-    -- whole batch, as routing_inbound opens one. A session another transaction opened meanwhile
-    -- is left alone, and its text goes the other way.
+    -- A contact's first text to a number, the only one of the pair in the batch: sessions opened
+    -- for the whole batch, as routing_inbound opens one. One the owner can take (an available
+    -- agent, or a queue) is offered and its offered users and queue told at once; one whose agent
+    -- cannot take it now (away, sms off...) waits in the agent's personal queue until
+    -- routing_place, below, walks the fallback chain. A session another transaction opened
+    -- meanwhile is left alone, and its text goes the other way.
     IF cardinality(v_new) > 0 THEN
         INSERT INTO contacts (tenant_id, address, kind, created_at)
             SELECT a.tenant_id, i.from_address, i.from_kind, i.at
@@ -220,20 +222,19 @@ BEGIN
             ) c ON true
             WHERE i.idx = ANY (v_new)
         ), ou AS (
-            SELECT o.tenant_id, o.user_id, routing_personal_queue(o.tenant_id, o.user_id) AS queue_id
+            SELECT o.tenant_id, o.user_id, routing_personal_queue(o.tenant_id, o.user_id) AS queue_id,
+                   routing_ineligible_reason(o.tenant_id, o.user_id) IS NULL AS available
             FROM (SELECT DISTINCT x.tenant_id, x.owner_user AS user_id FROM x WHERE x.owner_user IS NOT NULL) o
-            WHERE routing_ineligible_reason(o.tenant_id, o.user_id) IS NULL
         ), oq AS (
             SELECT o.tenant_id, o.queue_id, routing_eligible_members(o.tenant_id, o.queue_id) AS users
             FROM (SELECT DISTINCT x.tenant_id, x.owner_queue AS queue_id FROM x WHERE x.owner_queue IS NOT NULL) o
         ), y AS (
-            SELECT x.*, COALESCE(ou.queue_id, x.owner_queue) AS queue_id,
-                   CASE WHEN x.owner_user IS NOT NULL THEN ARRAY[x.owner_user] ELSE oq.users END AS offer_to,
+            SELECT x.*, COALESCE(ou.queue_id, x.owner_queue) AS queue_id, NOT COALESCE(ou.available, true) AS placed_later,
+                   CASE WHEN ou.available THEN ARRAY[x.owner_user] WHEN x.owner_user IS NULL THEN oq.users ELSE '{}' END AS offer_to,
                    x.at + make_interval(secs => x.offer_timeout_seconds) AS expires_at
             FROM x
             LEFT JOIN ou ON ou.tenant_id = x.tenant_id AND ou.user_id = x.owner_user
             LEFT JOIN oq ON oq.tenant_id = x.tenant_id AND oq.queue_id = x.owner_queue
-            WHERE x.owner_user IS NULL OR ou.user_id IS NOT NULL
         ), s AS (
             INSERT INTO sessions (tenant_id, contact_id, number, type, owner_user_id, owner_queue_id, queue_id,
                                   first_inbound_at, last_inbound_at, last_message_at, created_at, messages_in, first_message_in_at)
@@ -271,6 +272,7 @@ BEGIN
                         'session_id', z.session_id, 'message_id', m.id, 'contact', z.from_address, 'number', z.to_address,
                         'body', z.body, 'created_at', routing_ts(z.at)), z.at
                 FROM z JOIN m ON m.session_id = z.session_id
+                WHERE NOT z.placed_later
         ), t AS (
             INSERT INTO session_events (tenant_id, session_id, kind, data, at)
                 SELECT z.tenant_id, z.session_id, 'created', jsonb_build_object('message_id', m.id, 'owner',
@@ -285,83 +287,38 @@ BEGIN
                 UNION ALL
                 SELECT z.tenant_id, z.session_id, 'waiting', jsonb_build_object('queue_id', z.queue_id, 'reason', 'no_eligible_member'), z.at
                 FROM z
-                WHERE cardinality(z.offer_to) = 0
+                WHERE NOT z.placed_later AND cardinality(z.offer_to) = 0
         )
-        SELECT v_results || COALESCE(array_agg(ROW(z.idx, 'routed', z.tenant_id, z.session_id, m.id, true, NULL, NULL)::routing_inbound_result), '{}')
-        INTO v_results
+        SELECT v_results || COALESCE(array_agg(ROW(z.idx, 'routed', z.tenant_id, z.session_id, m.id, true, NULL, NULL)::routing_inbound_result)
+                                     FILTER (WHERE NOT z.placed_later), '{}'),
+               COALESCE(array_agg(z.idx ORDER BY z.session_id) FILTER (WHERE z.placed_later), '{}'),
+               COALESCE(array_agg(z.session_id ORDER BY z.session_id) FILTER (WHERE z.placed_later), '{}'),
+               COALESCE(array_agg(m.id ORDER BY z.session_id) FILTER (WHERE z.placed_later), '{}')
+        INTO v_results, v_place_idx, v_place_session, v_place_message
         FROM z JOIN m ON m.session_id = z.session_id;
     END IF;
 
-    -- A contact's first text to an agent who cannot take it now (away, sms off...): sessions
-    -- opened for the whole batch in the owner's personal queue, as routing_inbound opens one, then
-    -- each placed along the owner's fallback chain (routing_place), then the queue it ended in
-    -- told of the text.
-    IF EXISTS (SELECT 1 FROM unnest(v_new) AS n(idx) WHERE n.idx NOT IN (SELECT r.idx FROM unnest(v_results) r)) THEN
-        WITH x AS (
-        SELECT i.*, a.tenant_id, n.direct, n.sms_user_id AS owner_user, c.id AS contact_id
-        FROM unnest(v_items) i
-        JOIN carrier_accounts a ON a.id = i.account_id
-        JOIN LATERAL (
-            SELECT n.direct, n.sms_user_id FROM numbers n
-            WHERE n.e164 = i.to_address AND n.carrier_account_id = a.id AND n.tenant_id = a.tenant_id LIMIT 1
-        ) n ON true
-        JOIN LATERAL (
-            SELECT c.id FROM contacts c WHERE c.address = i.from_address AND c.tenant_id = a.tenant_id LIMIT 1
-        ) c ON true
-        WHERE i.idx = ANY (v_new) AND i.idx NOT IN (SELECT r.idx FROM unnest(v_results) r) AND n.sms_user_id IS NOT NULL
-        ), ou AS (
-        SELECT o.tenant_id, o.user_id, routing_personal_queue(o.tenant_id, o.user_id) AS queue_id
-        FROM (SELECT DISTINCT x.tenant_id, x.owner_user AS user_id FROM x) o
-        ), s AS (
-        INSERT INTO sessions (tenant_id, contact_id, number, type, owner_user_id, queue_id,
-                              first_inbound_at, last_inbound_at, last_message_at, created_at, messages_in, first_message_in_at)
-            SELECT x.tenant_id, x.contact_id, x.to_address,
-                   CASE WHEN x.direct THEN 'Messaging Inbound (SMS Direct)' ELSE 'Messaging Inbound' END,
-                   x.owner_user, ou.queue_id, x.at, x.at, x.at, x.at, 1, x.at
-            FROM x JOIN ou ON ou.tenant_id = x.tenant_id AND ou.user_id = x.owner_user
-            ORDER BY x.tenant_id, x.contact_id, x.to_address
-            ON CONFLICT DO NOTHING
-            RETURNING id, tenant_id, contact_id, number
-        ), z AS (
-        SELECT x.*, s.id AS session_id
-        FROM x JOIN s ON s.tenant_id = x.tenant_id AND s.contact_id = x.contact_id AND s.number = x.to_address
-        ), m AS (
-        INSERT INTO messages (tenant_id, session_id, direction, kind, from_address, to_address, body, media, segments, encoding,
-                              provider, carrier_message_id, status, created_at, status_changed_at)
-            SELECT z.tenant_id, z.session_id, 'in', 'text', z.from_address, z.to_address, z.body, z.media, z.segments, z.encoding,
-                   z.provider, z.carrier_message_id, 'received', z.at, z.at
-            FROM z
-            ORDER BY z.idx
-            RETURNING id, session_id
-        ), t AS (
-        INSERT INTO session_events (tenant_id, session_id, kind, data, at)
-            SELECT z.tenant_id, z.session_id, 'created', jsonb_build_object('message_id', m.id, 'owner', jsonb_build_object('user_id', z.owner_user)), z.at
-            FROM z JOIN m ON m.session_id = z.session_id
-        )
-        SELECT COALESCE(array_agg(z.idx ORDER BY z.session_id), '{}'), COALESCE(array_agg(z.session_id ORDER BY z.session_id), '{}'),
-           COALESCE(array_agg(m.id ORDER BY z.session_id), '{}')
-        INTO v_place_idx, v_place_session, v_place_message
-        FROM z JOIN m ON m.session_id = z.session_id;
-        IF cardinality(v_place_idx) > 0 THEN
+    -- The sessions of agents who could not take them: each placed along the owner's fallback
+    -- chain, then the queue it ended in told of the text.
+    IF cardinality(v_place_idx) > 0 THEN
         PERFORM routing_place(s.tenant_id, s.id, 'owner', 'new_session', s.created_at)
             FROM unnest(v_place_session) AS p(session_id) JOIN sessions s ON s.id = p.session_id
             ORDER BY s.id;
-            WITH p AS (
-                SELECT p.idx, s.tenant_id, s.id AS session_id, s.queue_id, p.message_id
-                FROM unnest(v_place_idx, v_place_session, v_place_message) AS p(idx, session_id, message_id)
-                JOIN sessions s ON s.id = p.session_id
-            ), e AS (
-                INSERT INTO events (tenant_id, user_id, queue_id, type, data, created_at)
-                    SELECT p.tenant_id, NULL, p.queue_id, 'message.received', jsonb_build_object(
-                            'session_id', p.session_id, 'message_id', p.message_id, 'contact', i.from_address, 'number', i.to_address,
-                            'body', i.body, 'created_at', routing_ts(i.at)), i.at
-                    FROM p JOIN unnest(v_items) i ON i.idx = p.idx
-                    ORDER BY p.idx
-            )
-            SELECT v_results || COALESCE(array_agg(ROW(p.idx, 'routed', p.tenant_id, p.session_id, p.message_id, true, NULL, NULL)::routing_inbound_result), '{}')
-            INTO v_results
-            FROM p;
-        END IF;
+        WITH p AS (
+            SELECT p.idx, s.tenant_id, s.id AS session_id, s.queue_id, p.message_id
+            FROM unnest(v_place_idx, v_place_session, v_place_message) AS p(idx, session_id, message_id)
+            JOIN sessions s ON s.id = p.session_id
+        ), e AS (
+            INSERT INTO events (tenant_id, user_id, queue_id, type, data, created_at)
+                SELECT p.tenant_id, NULL, p.queue_id, 'message.received', jsonb_build_object(
+                        'session_id', p.session_id, 'message_id', p.message_id, 'contact', i.from_address, 'number', i.to_address,
+                        'body', i.body, 'created_at', routing_ts(i.at)), i.at
+                FROM p JOIN unnest(v_items) i ON i.idx = p.idx
+                ORDER BY p.idx
+        )
+        SELECT v_results || COALESCE(array_agg(ROW(p.idx, 'routed', p.tenant_id, p.session_id, p.message_id, true, NULL, NULL)::routing_inbound_result), '{}')
+        INTO v_results
+        FROM p;
     END IF;
 
     PERFORM set_config('directsms.messages_counted', 'off', true);
