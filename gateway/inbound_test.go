@@ -713,6 +713,7 @@ func TestTwilioWebhook_MalformedBodiesStoreNothing(t *testing.T) {
 	badFrom, badFromSig := signed(func(f url.Values) { f.Set("From", "+1 (415) <script>") })
 	badToUTF8, badToUTF8Sig := signed(func(f url.Values) { f.Set("To", "\xff\xfe") })
 	badSid, badSidSig := signed(func(f url.Values) { f.Set("MessageSid", "XX1") })
+	segments, segmentsSig := signed(func(f url.Values) { f.Set("NumSegments", "99999999999") })
 	huge := "Body=" + strings.Repeat("a", 1<<20)
 
 	for _, tc := range []struct {
@@ -731,6 +732,7 @@ func TestTwilioWebhook_MalformedBodiesStoreNothing(t *testing.T) {
 		{"From that is no address", "application/x-www-form-urlencoded", badFrom, badFromSig, http.StatusBadRequest},
 		{"invalid UTF-8 To", "application/x-www-form-urlencoded", badToUTF8, badToUTF8Sig, http.StatusBadRequest},
 		{"malformed MessageSid", "application/x-www-form-urlencoded", badSid, badSidSig, http.StatusBadRequest},
+		{"NumSegments no text could have", "application/x-www-form-urlencoded", segments, segmentsSig, http.StatusBadRequest},
 		{"1 MB body", "application/x-www-form-urlencoded", huge, "x", http.StatusRequestEntityTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -146,6 +146,11 @@ func ParseInbound(form url.Values) (Inbound, error) {
 	if in.NumSegments, err = count(form, "NumSegments"); err != nil {
 		return Inbound{}, err
 	}
+	// A segment holds at least one character; more than the body's limit is not a real count
+	// (and would not fit the column that keeps it).
+	if in.NumSegments > MaxBodyChars {
+		return Inbound{}, &FieldError{Field: "NumSegments", Message: "must be at most 1600"}
+	}
 	return in, nil
 }
 

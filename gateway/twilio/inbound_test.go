@@ -124,6 +124,7 @@ func TestParseInbound(t *testing.T) {
 			f["MediaUrl0"] = []string{"file:///etc/passwd"}
 		}, wantField: "MediaUrl0"},
 		{name: "NumSegments not a number", edit: func(f map[string][]string) { f["NumSegments"] = []string{"1.5"} }, wantField: "NumSegments"},
+		{name: "NumSegments beyond any text", edit: func(f map[string][]string) { f["NumSegments"] = []string{"99999999999"} }, wantField: "NumSegments"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
