@@ -83,10 +83,10 @@ CREATE TYPE routing_inbound_result AS (
 --     an owner — is handled for the whole batch by one statement: its session continued, the
 --     message stored, the assignee or the queue told. The sessions are locked first, in id order,
 --     so that concurrent batches wait for one another instead of deadlocking.
---   * A contact's first text to a number (alone of its pair in the batch), to an available agent
---     or a queue, opens its session, offers it and tells the offered users, for the whole batch
---     in one statement. To an agent who cannot take it, its session is opened for the whole
---     batch and then placed along the owner's fallback chain (routing_place) one at a time.
+--   * A contact's first text to a number (alone of its pair in the batch) opens its session, for
+--     the whole batch in one statement: offered at once to an available agent or a queue's
+--     eligible members, or, when the agent cannot take it, placed along the owner's fallback
+--     chain (routing_place) afterwards, one session at a time.
 --   * Every other text (a keyword, an unknown number...) goes through
 --     routing_inbound, one at a time, in the order of tenant, number, contact and arrival.
 --   * A copy of a text being stored by another transaction at the same moment makes the batch
